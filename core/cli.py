@@ -1,0 +1,358 @@
+"""Command line: python -m core {tickers,data,train,compare,runs}.
+
+Everything is validated before anything is written, a user error is one line on stderr
+with exit status 2, and heavy modules (TensorFlow) load only when a run really trains, so
+a cache hit answers in well under two seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.config import RunSpec, check_run_id, run_id
+from core.errors import DataError, UserError
+from core.runs import ACTIVE, RunStore
+
+REPORTED = ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "skill")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UserError (one line, exit 2) instead of printing usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see python -m core {self.prog.split()[-1]} --help)")
+
+
+def _data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ticker", default=None, help="ticker symbol, e.g. ^GSPC (default)")
+    p.add_argument("--source", choices=("sample", "yahoo"), default="sample")
+    p.add_argument("--csv", default=None, help="path to a CSV with a date and a close column")
+    p.add_argument("--start", default=None, help="first date, e.g. 2010-01-04")
+    p.add_argument("--end", default=None, help="last date, e.g. 2015-12-31")
+    p.add_argument("--json", action="store_true", help="one JSON object on the last stdout line")
+
+
+def _spec_flags(p: argparse.ArgumentParser) -> None:
+    _data_flags(p)
+    add = p.add_argument
+    add("--features", default=None, help="comma list of close, ohlc, log_volume")
+    add("--target", default=None, help="return (default) or price")
+    add("--lookback", type=int, default=None)
+    add("--layers", type=int, default=None)
+    add("--units", type=int, default=None)
+    add("--dropout", type=float, default=None)
+    add("--epochs", type=int, default=None)
+    add("--batch-size", type=int, default=None, dest="batch_size")
+    add("--lr", type=float, default=None, dest="learning_rate")
+    add("--optimizer", default=None, help="adam, rmsprop or sgd")
+    add("--clipnorm", type=float, default=None)
+    add("--patience", type=int, default=None)
+    add("--seed", type=int, default=None)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m core", description="Gradient Lab command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("tickers", help="bundled sample tickers")
+    _data_flags(sub.add_parser("data", help="load prices and describe them"))
+    train = sub.add_parser("train", help="train one run in the foreground (or reuse it)")
+    _spec_flags(train)
+    train.add_argument("--cell", default=None, help="lstm, gru or rnn")
+    train.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)  # worker mode
+    compare = sub.add_parser("compare", help="cells x seeds on identical data")
+    _spec_flags(compare)
+    compare.add_argument("--cells", default="lstm,gru", help="comma list, e.g. lstm,gru,rnn")
+    compare.add_argument("--seeds", type=int, default=3, help="seeds per cell (from --seed)")
+    runs = sub.add_parser("runs", help="list, show or remove stored runs")
+    runs.add_argument("action", choices=("list", "show", "rm"))
+    runs.add_argument("run_id", nargs="?", default=None)
+    runs.add_argument("--json", action="store_true")
+    return parser
+
+
+# ---- data and specs ------------------------------------------------------------------
+
+
+def _read_csv_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"CSV file {path!r} not found: check the path") from None
+    except OSError as exc:
+        raise DataError(f"CSV file {path!r} cannot be read ({exc.strerror}): check it") from None
+
+
+def load_data(args: argparse.Namespace) -> tuple[Any, str, str | None]:
+    """(prices, source, csv sha256) from --ticker/--source/--csv/--start/--end."""
+    from core import data
+
+    if args.csv is not None:
+        raw = _read_csv_bytes(args.csv)
+        prices = data.load_prices(
+            "csv", args.ticker or "CSV", csv=raw, start=args.start, end=args.end
+        )
+        return prices, "csv", hashlib.sha256(raw).hexdigest()
+    prices = data.load_prices(args.source, args.ticker or "^GSPC", start=args.start, end=args.end)
+    return prices, args.source, None
+
+
+def spec_from_args(args: argparse.Namespace, source: str, csv_sha: str | None) -> RunSpec:
+    names = ("target", "lookback", "layers", "units", "dropout", "epochs", "batch_size")
+    names += ("learning_rate", "optimizer", "clipnorm", "patience", "seed", "start", "end")
+    changes = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if getattr(args, "cell", None) is not None:
+        changes["cell"] = args.cell
+    if args.features is not None:
+        changes["features"] = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    changes.update(source=source, ticker=args.ticker or ("CSV" if source == "csv" else "^GSPC"))
+    changes["csv_sha256"] = csv_sha
+    return RunSpec().replace(**changes).validate()
+
+
+def _prepared(args: argparse.Namespace) -> tuple[RunSpec, Any]:
+    """Validate every setting, then load and check the data; nothing is written yet."""
+    source = "csv" if args.csv is not None else args.source
+    # Settings first (a placeholder hash for a CSV): a bad --epochs never touches the data.
+    spec_from_args(args, source, "0" * 64 if source == "csv" else None)
+    prices, source, csv_sha = load_data(args)
+    return spec_from_args(args, source, csv_sha), prices
+
+
+# ---- commands ------------------------------------------------------------------------
+
+
+def _emit(obj: dict, lines: list[str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, default=str, allow_nan=False))
+    else:
+        print("\n".join(lines))
+
+
+def cmd_tickers(args: argparse.Namespace) -> int:
+    from core import data
+
+    print("\n".join(data.bundled_tickers()))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    prices, source, _ = load_data(args)
+    notes = list(prices.attrs.get("notes", []))
+    first = prices.index[0].date().isoformat() if len(prices) else None
+    last = prices.index[-1].date().isoformat() if len(prices) else None
+    info = {"rows": len(prices), "start": first, "end": last, "columns": list(prices.columns)}
+    info.update(source=prices.attrs.get("source", source), ticker=prices.attrs.get("ticker"))
+    info["notes"] = notes
+    lines = [f"{info['ticker']}: {info['rows']} rows, {first} .. {last}"]
+    lines += [f"columns: {', '.join(info['columns'])}", f"source: {info['source']}"]
+    lines += [f"note: {n}" for n in notes]
+    _emit(info, lines, args.json)
+    return 0
+
+
+def train_one(store: RunStore, spec: RunSpec, prices: Any, log: Any) -> tuple[str, bool]:
+    """Train spec in this process under the run lock, or reuse the finished run."""
+    from core.jobs import check
+
+    fp = check(spec, prices)
+    rid = run_id(spec, fp)
+    with store.lock(rid):
+        if store.is_complete(rid):
+            store.touch(rid)
+            return rid, True
+        if store.run_dir(rid).exists() and store.status(rid).get("state") in ACTIVE:
+            raise UserError(
+                f"run {rid} is already queued or training in the background: "
+                f"wait for it (python -m core runs show {rid}) or cancel it"
+            )
+        store.save_prices(prices, fp)
+        store.create(spec, fp, pid=os.getpid())
+        from core import worker  # lazy: the cache hit above never gets here
+
+        worker.execute(store, rid, log)
+    return rid, False
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_result(store: RunStore, rid: str, cached: bool) -> dict[str, Any]:
+    st, summary = store.status(rid), store.summary(rid) or {}
+    spec = store.spec(rid)
+    metrics = summary.get("metrics") or {}
+    out = {"run_id": rid, "state": st.get("state"), "cached": cached, "cell": spec.model.cell}
+    out["metrics"] = {k: metrics.get(k) for k in REPORTED}
+    for key in ("epochs_run", "train_seconds", "samples_per_second", "device", "params"):
+        out[key] = summary.get(key)
+    out.update(error=st.get("error"), run_dir=str(store.run_dir(rid)))
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.run_dir is not None:
+        return _worker_mode(args.run_dir)
+    spec, prices = _prepared(args)
+    store = RunStore()
+    rid, cached = train_one(store, spec, prices, _stderr)
+    out = run_result(store, rid, cached)
+    lines = [f"run {rid} ({out['cell']}): {out['state']}{' (cached)' if cached else ''}"]
+    lines += [f"  {k}: {_fmt(v)}" for k, v in out["metrics"].items()]
+    lines += [f"  {k}: {_fmt(out[k])}" for k in ("epochs_run", "train_seconds", "device")]
+    if out["error"]:
+        lines.append(f"  error: {out['error']}")
+    _emit(out, lines + [f"  run_dir: {out['run_dir']}"], args.json)
+    return 0 if out["state"] == "done" else 1
+
+
+def _worker_mode(run_dir: str) -> int:
+    path = Path(run_dir)
+    rid = check_run_id(path.name)
+    store = RunStore(path.parent)
+    if not path.is_dir():
+        raise UserError(f"no run directory {run_dir}: submit the run first")
+    from core import worker
+
+    result = worker.execute(store, rid, _stderr)
+    return 0 if store.status(rid).get("state") == "done" or "checksums" in result else 1
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "-" if v is None else str(v)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = RunStore()
+    if args.action == "list":
+        rows = store.list_runs()
+        cols = ("run_id", "ticker", "cell", "layers", "units", "lookback", "seed", "state", "rmse")
+        cols += ("skill", "size_bytes", "damaged")
+        lines = ["  ".join(cols)] + ["  ".join(_fmt(r[c]) for c in cols) for r in rows]
+        print(json.dumps(rows, default=str) if args.json else "\n".join(lines))
+        return 0
+    if args.run_id is None:
+        raise UserError(f"runs {args.action} needs a run id: pick one from `runs list`")
+    rid = check_run_id(args.run_id)
+    if not store.run_dir(rid).exists():
+        raise UserError(f"there is no run {rid}: pick one from `runs list`")
+    if args.action == "rm":
+        store.delete(rid)
+        print(f"removed run {rid}")
+        return 0
+    store.touch(rid)
+    shown = {"run_id": rid, "status": store.status(rid), "summary": store.summary(rid)}
+    shown["spec"] = store.read_json(rid, "spec.json")
+    text = json.dumps(shown, default=str, indent=None if args.json else 1)
+    print(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        handlers = {"tickers": cmd_tickers, "data": cmd_data, "train": cmd_train}
+        handlers.update(compare=cmd_compare, runs=cmd_runs)
+        return handlers[args.command](args)
+    except UserError as exc:
+        _stderr(f"error: {' '.join(str(exc).split())}")
+        return 2
+    except KeyboardInterrupt:
+        _stderr("interrupted")
+        return 130
+    except Exception as exc:  # our bug, still one line for the person at the terminal
+        _stderr(f"internal error: {type(exc).__name__}: {exc}")
+        return 1
+
+
+# ---- compare -------------------------------------------------------------------------
+
+CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    if len(cells) < 2 or len(set(cells)) != len(cells):
+        raise UserError(
+            f"--cells needs two or more different cells, e.g. lstm,gru; got {args.cells!r}"
+        )
+    if not 1 <= args.seeds <= 50:
+        raise UserError(f"--seeds must be between 1 and 50, got {args.seeds}")
+    base, prices = _prepared(args)
+    first = base.train.seed
+    specs = [(c, base.replace(cell=c, seed=first + i)) for c in cells for i in range(args.seeds)]
+    for _, spec in specs:
+        spec.validate()  # every cell and seed is checked before the first one trains
+    store = RunStore()
+    runs: dict[str, list[str]] = {c: [] for c in cells}
+    for cell, spec in specs:
+        _stderr(f"-- {CELL_NAMES[cell]} seed {spec.train.seed}")
+        rid, _ = train_one(store, spec, prices, _stderr)
+        runs[cell].append(rid)
+    report = compare_report(store, runs)
+    _emit(report, _compare_lines(report), args.json)
+    return 0 if all(c["done"] for c in report["cells"].values()) else 1
+
+
+def _mean_std(values: list[Any]) -> dict[str, Any]:
+    import numpy as np
+
+    vals = np.array([v for v in values if isinstance(v, (int, float))], dtype=float)
+    if len(vals) == 0:
+        return {"mean": None, "std": None, "n": 0}
+    std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+    return {"mean": float(vals.mean()), "std": std, "n": len(vals)}
+
+
+def _seed_averaged_errors(store: RunStore, rids: list[str]) -> Any:
+    """Test errors of the seed-averaged predicted price, indexed by date."""
+    import pandas as pd
+
+    frames = [store.predictions(r) for r in rids]
+    test = [f[f["split"] == "test"].set_index("date") for f in frames if f is not None]
+    predicted = pd.concat([t["predicted_price"] for t in test], axis=1).mean(axis=1)
+    return (predicted - test[0]["actual_price"]).dropna()
+
+
+def compare_report(store: RunStore, runs: dict[str, list[str]]) -> dict[str, Any]:
+    from itertools import combinations
+
+    from core import evaluation
+
+    cells, errors = {}, {}
+    for cell, rids in runs.items():
+        done = [r for r in rids if store.status(r).get("state") == "done" and store.summary(r)]
+        sums = [store.summary(r) for r in done]
+        stats = {k: _mean_std([s["metrics"].get(k) for s in sums]) for k in REPORTED}
+        stats["train_seconds"] = _mean_std([s.get("train_seconds") for s in sums])
+        params = sums[0].get("params") if sums else None
+        cells[cell] = {"runs": rids, "done": len(done), "params": params, "metrics": stats}
+        if done:
+            errors[cell] = _seed_averaged_errors(store, done)
+    tests = []
+    for a, b in combinations(errors, 2):
+        common = errors[a].index.intersection(errors[b].index)
+        ea, eb = errors[a].loc[common].to_numpy(), errors[b].loc[common].to_numpy()
+        result = evaluation.diebold_mariano(ea, eb)
+        verdict = evaluation.dm_verdict(CELL_NAMES[a], ea, CELL_NAMES[b], eb)
+        tests.append({"a": a, "b": b, **result, "verdict": verdict})
+    return {"cells": cells, "diebold_mariano": tests}
+
+
+def _compare_lines(report: dict[str, Any]) -> list[str]:
+    cols = (*REPORTED, "train_seconds")
+    lines = ["test split, mean ± std over seeds", "cell       seeds  params  " + "  ".join(cols)]
+    for cell, info in report["cells"].items():
+        parts = [f"{_fmt(m['mean'])} ± {_fmt(m['std'])}" for m in map(info["metrics"].get, cols)]
+        head = f"{CELL_NAMES[cell]:<10} {info['done']:>5}  {_fmt(info['params']):>6}  "
+        lines.append(head + "  ".join(parts))
+    for t in report["diebold_mariano"]:
+        lines.append(f"{CELL_NAMES[t['a']]} vs {CELL_NAMES[t['b']]}: {t['verdict']}")
+    return lines

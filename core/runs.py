@@ -1,0 +1,477 @@
+"""The run store: models_cache/<run_id>/ is the only interface between the UI and compute.
+
+Every file is written to a temp name in the same directory and ``os.replace``d, so a reader
+sees the old file or the new one, never half of one. metrics.jsonl is the one append-only
+file; its reader drops a truncated last line left by a killed writer. No pickle anywhere:
+probe.npz is read with ``allow_pickle=False`` and model.keras is never opened here.
+
+Reads need pandas/numpy/json only, so the Streamlit server can list and show runs cheaply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+import numpy as np
+import pandas as pd
+import psutil
+
+from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
+from core.errors import DataError, UserError
+
+TMP_PREFIX = ".tmp-"  # every temp file starts with this; clean_tmp() sweeps orphans
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed", "cancelled", "diverged")
+# Artifacts whose sha256 summary.json records: a corrupted one means "not a cache hit".
+CHECKED = (
+    "spec.json",
+    "metrics.jsonl",
+    "gradients_through_time.json",
+    "probe.npz",
+    "predictions.parquet",
+    "model.keras",
+)
+INTERRUPTED = "interrupted: the worker process ended without finishing"
+# A queued run whose submitter has not yet recorded the worker pid; after this it is stale.
+PID_GRACE_S = 60.0
+DEFAULT_BUDGET_BYTES = 2 * 1024**3
+_TMP_PID_RE = re.compile(r"^\.tmp-(\d+)-|^\..*\.(\d+)\.tmp\.keras$")
+# Columns of list_runs(); every row has all of them (None where unknown).
+ROW_KEYS = ("run_id", "ticker", "source", "cell", "layers", "units", "lookback", "epochs")
+ROW_KEYS += ("seed", "lr", "state", "error", "rmse", "skill", "created", "duration")
+ROW_KEYS += ("size_bytes", "damaged")
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def process_identity(pid: int | None = None) -> dict[str, Any]:
+    """pid plus its create time: together they survive pid reuse."""
+    proc = psutil.Process(pid or os.getpid())
+    return {"pid": proc.pid, "pid_created": proc.create_time()}
+
+
+def process_alive(pid: Any, created: Any) -> bool:
+    """True if pid runs and is the same process that was recorded (not a reused pid)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return not isinstance(created, (int, float)) or abs(proc.create_time() - created) <= 1.0
+    except psutil.Error:
+        return False
+
+
+def _versions() -> dict[str, str | None]:
+    # importlib.metadata: recording the TensorFlow version must not import TensorFlow.
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in ("numpy", "pandas", "tensorflow", "keras"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+class RunStore:
+    """models_cache/: one directory per run, prices once per fingerprint under _data/."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root or os.environ.get("MODELS_CACHE") or "models_cache").resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # ---- paths and atomic writes -------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / check_run_id(run_id)
+
+    def _sub(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @contextlib.contextmanager
+    def atomic_path(self, target: Path) -> Iterator[Path]:
+        """Yield a temp path beside target (same suffix, e.g. .keras); replace target on success."""
+        tmp = target.parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{target.name}"
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _write_bytes(self, target: Path, data: bytes) -> None:
+        with self.atomic_path(target) as tmp, open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write_json(self, run_id: str, name: str, obj: Any) -> None:
+        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=True, default=_json_default)
+        self._write_bytes(self.run_dir(run_id) / name, text.encode())
+
+    def read_json(self, run_id: str, name: str) -> Any:
+        """The parsed file, or None if it is missing. Bad JSON raises ValueError."""
+        try:
+            return json.loads((self.run_dir(run_id) / name).read_text())
+        except FileNotFoundError:
+            return None
+
+    # ---- prices ------------------------------------------------------------------------
+
+    def save_prices(self, df: pd.DataFrame, fp: str | None = None) -> str:
+        """Store the price rows a run uses, once per fingerprint; returns the fingerprint."""
+        if fp is None:
+            from core import data  # lazy: data pulls in its own loaders
+
+            fp = data.fingerprint(df)
+        target = self._sub("_data") / f"{fp}.parquet"
+        if not target.exists():
+            frame = df.copy()
+            frame.attrs = {k: v for k, v in df.attrs.items() if k in ("source", "ticker")}
+            with self.atomic_path(target) as tmp:
+                frame.to_parquet(tmp)
+        else:
+            os.utime(target)  # in use again: keep it from being pruned
+        return fp
+
+    def load_prices(self, fp: str) -> pd.DataFrame:
+        if not isinstance(fp, str) or not HEX64_RE.match(fp):
+            raise DataError(f"{fp!r} is not a data fingerprint: resubmit the run")
+        path = self.root / "_data" / f"{fp}.parquet"
+        if not path.exists():
+            raise DataError("the prices of this run are no longer in the store: submit it again")
+        return pd.read_parquet(path)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def lock(self, run_id: str, timeout: float = -1) -> filelock.FileLock:
+        """Cross-process lock for deciding what happens to one run (submit, foreground train)."""
+        check_run_id(run_id)
+        return filelock.FileLock(str(self._sub("_locks") / f"{run_id}.lock"), timeout=timeout)
+
+    def create(self, spec: RunSpec, fp: str, pid: int | None = None) -> str:
+        """A fresh run directory (a previous failed attempt is discarded) with status queued."""
+        rid = run_id(spec, fp)
+        final = self.run_dir(rid)
+        if final.exists():
+            self._discard(final)
+        staging = self._sub("_trash") / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{rid}"
+        staging.mkdir()
+        record = {
+            "spec": spec.to_dict(),
+            "data_fingerprint": fp,
+            "run_id": rid,
+            "versions": _versions(),
+            "created": now_iso(),
+        }
+        (staging / "spec.json").write_text(json.dumps(record, indent=1, sort_keys=True))
+        status: dict[str, Any] = {"state": "queued", "epoch": 0, "epochs": spec.train.epochs}
+        status.update({"queued_at": time.time(), "error": None})
+        if pid is not None:
+            status.update(process_identity(pid))
+        (staging / "status.json").write_text(json.dumps(status, indent=1, sort_keys=True))
+        os.rename(staging, final)  # the run appears whole or not at all
+        return rid
+
+    def spec(self, run_id: str) -> RunSpec:
+        return RunSpec.from_dict(self.read_json(run_id, "spec.json")["spec"])
+
+    def write_status(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Merge fields into status.json; a per-run lock keeps writers from losing updates."""
+        lock_path = self._sub("_locks") / f"{check_run_id(run_id)}.status.lock"
+        with filelock.FileLock(str(lock_path), timeout=30):
+            try:
+                current = self.read_json(run_id, "status.json") or {}
+            except ValueError:
+                current = {}
+            current.update(fields)
+            current["updated"] = now_iso()
+            self.write_json(run_id, "status.json", current)
+        return current
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        """status.json, with a queued/running run whose process is gone read as failed."""
+        try:
+            st = self.read_json(run_id, "status.json")
+        except ValueError:
+            st = None
+        if not isinstance(st, dict) or not isinstance(st.get("state"), str):
+            return {"state": "failed", "error": "damaged: status.json is missing or unreadable"}
+        if st.get("state") in ACTIVE and not self._alive(st):
+            st = {**st, "state": "failed", "error": INTERRUPTED}
+        return st
+
+    def _alive(self, st: dict[str, Any]) -> bool:
+        if "pid" not in st:  # submitter has not recorded the worker yet
+            queued_at = st.get("queued_at")
+            return isinstance(queued_at, (int, float)) and time.time() - queued_at < PID_GRACE_S
+        return process_alive(st.get("pid"), st.get("pid_created"))
+
+    # ---- per-epoch artifacts -----------------------------------------------------------
+
+    def append_metrics(self, run_id: str, row: dict[str, Any]) -> None:
+        path = self.run_dir(run_id) / "metrics.jsonl"
+        line = json.dumps(row, sort_keys=True, allow_nan=True, default=_json_default) + "\n"
+        with open(path, "a+b") as f:
+            # A killed writer may have left a partial line: start ours on a fresh one.
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write(line.encode())
+            f.flush()
+            os.fsync(f.fileno())
+
+    def metrics(self, run_id: str) -> list[dict[str, Any]]:
+        path = self.run_dir(run_id) / "metrics.jsonl"
+        if not path.exists():
+            return []
+        rows = []
+        for text in path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(text)
+            except ValueError:
+                continue  # truncated line from a killed writer
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
+
+    def write_probe(self, run_id: str, x: np.ndarray, y: np.ndarray) -> None:
+        # A file object, not a name: np.savez would append .npz to the temp name.
+        with self.atomic_path(self.run_dir(run_id) / "probe.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, x=np.asarray(x), y=np.asarray(y))
+
+    def probe(self, run_id: str) -> dict[str, np.ndarray] | None:
+        path = self.run_dir(run_id) / "probe.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def gradients_through_time(self, run_id: str) -> dict[str, Any] | None:
+        return self.read_json(run_id, "gradients_through_time.json")
+
+    def write_predictions(self, run_id: str, frame: pd.DataFrame) -> None:
+        with self.atomic_path(self.run_dir(run_id) / "predictions.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+
+    def predictions(self, run_id: str) -> pd.DataFrame | None:
+        path = self.run_dir(run_id) / "predictions.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
+    def model_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "model.keras"
+
+    # ---- completion --------------------------------------------------------------------
+
+    def write_summary(self, run_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+        """summary.json, written last, with sha256 of every artifact present."""
+        d = self.run_dir(run_id)
+        checksums = {n: sha256_file(d / n) for n in CHECKED if (d / n).exists()}
+        summary = {**summary, "checksums": checksums}
+        self.write_json(run_id, "summary.json", summary)
+        return summary
+
+    def summary(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            s = self.read_json(run_id, "summary.json")
+        except ValueError:
+            return None
+        return s if isinstance(s, dict) else None
+
+    def is_complete(self, run_id: str) -> bool:
+        """A cache hit: summary present, status done, every recorded checksum still matching."""
+        d = self.run_dir(run_id)
+        summary = self.summary(run_id)
+        if summary is None or self.status(run_id).get("state") != "done":
+            return False
+        checksums = summary.get("checksums")
+        if not isinstance(checksums, dict) or "model.keras" not in checksums:
+            return False
+        for name, digest in checksums.items():
+            if name not in CHECKED or not (d / name).exists() or sha256_file(d / name) != digest:
+                return False
+        return True
+
+    def touch(self, run_id: str) -> None:
+        """Mark a run as used now: eviction removes the least recently used first."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.run_dir(run_id))
+
+    # ---- listing, deletion, eviction ---------------------------------------------------
+
+    def run_ids(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if RUN_ID_RE.match(p.name) and p.is_dir())
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """One row per run, newest first; hand-edited or half-written runs are flagged damaged."""
+        rows = [self._row(rid) for rid in self.run_ids()]
+        return sorted(rows, key=lambda r: r["created"] or "", reverse=True)
+
+    def _row(self, rid: str) -> dict[str, Any]:
+        d = self.root / rid
+        row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
+        row.update(run_id=rid, damaged=False, size_bytes=_dir_size(d))
+        try:
+            record = self.read_json(rid, "spec.json")
+            spec = RunSpec.from_dict(record["spec"])
+            row.update(_spec_columns(spec), created=record.get("created"))
+        except (ValueError, TypeError, KeyError, UserError):
+            row["damaged"] = True
+        st = self.status(rid)
+        row["state"] = st.get("state")
+        row["error"] = st.get("error")
+        if row["state"] == "done":
+            summary = self.summary(rid)
+            if summary is None or not self.is_complete(rid):
+                row["damaged"] = True
+            else:
+                row.update(_summary_columns(summary))
+        if row["state"] not in ACTIVE + FINISHED or str(row["error"]).startswith("damaged"):
+            row["damaged"] = True
+        return row
+
+    def delete(self, run_id: str) -> None:
+        d = self.run_dir(run_id)
+        if not d.exists():
+            raise UserError(f"there is no run {run_id}: pick one from `runs list`")
+        if self.status(run_id).get("state") in ACTIVE:
+            raise UserError(f"run {run_id} is still queued or training: cancel it first")
+        self._discard(d)
+
+    def _discard(self, d: Path) -> None:
+        # Rename first so the run vanishes at once; the slow rmtree then works on a private name.
+        trash = self._sub("_trash") / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{d.name}"
+        os.rename(d, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def evict(self, budget_bytes: int | None = None) -> list[str]:
+        """Delete least recently used finished runs until the store fits the budget."""
+        if budget_bytes is None:
+            budget_bytes = budget_from_env()
+        runs = [(rid, self.root / rid) for rid in self.run_ids()]
+        sizes = {rid: _dir_size(d) for rid, d in runs}
+        total = sum(sizes.values())
+        candidates = []
+        for rid, d in runs:
+            if self.status(rid).get("state") in ACTIVE:
+                continue  # never pull a run from under a worker
+            with contextlib.suppress(FileNotFoundError):
+                candidates.append((d.stat().st_mtime, rid))
+        evicted = []
+        for _, rid in sorted(candidates):
+            if total <= budget_bytes:
+                break
+            with contextlib.suppress(FileNotFoundError, UserError):
+                self._discard(self.root / rid)
+                total -= sizes[rid]
+                evicted.append(rid)
+        return evicted
+
+    def clean_tmp(self, min_age_s: float = 3600.0) -> int:
+        """Remove temp files left by killed writers (their pid is gone, or they are old)."""
+        removed = 0
+        dirs = [self.root / rid for rid in self.run_ids()]
+        dirs += [self.root / sub for sub in ("_data", "_trash") if (self.root / sub).exists()]
+        for d in dirs:
+            for path in [*d.glob(f"{TMP_PREFIX}*"), *d.glob(".*.tmp.keras")]:
+                if not _orphaned(path, min_age_s):
+                    continue
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def budget_from_env() -> int:
+    raw = os.environ.get("GRADLAB_CACHE_BUDGET_MB")
+    if not raw:
+        return DEFAULT_BUDGET_BYTES
+    try:
+        return int(float(raw) * 1024**2)
+    except ValueError:
+        raise UserError(
+            f"GRADLAB_CACHE_BUDGET_MB must be a number of megabytes, got {raw!r}"
+        ) from None
+
+
+def _orphaned(path: Path, min_age_s: float) -> bool:
+    # ".tmp-<pid>-…" from atomic_path; ".<stem>.<pid>.tmp.keras" from training.save_model.
+    match = _TMP_PID_RE.match(path.name)
+    try:
+        pid = int(match.group(1) or match.group(2))
+        age = time.time() - path.stat().st_mtime
+    except (AttributeError, FileNotFoundError):
+        return False
+    return pid != os.getpid() and (not psutil.pid_exists(pid) or age > min_age_s)
+
+
+def _dir_size(d: Path) -> int:
+    total = 0
+    for path in d.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+def _spec_columns(spec: RunSpec) -> dict[str, Any]:
+    return {
+        "ticker": spec.data.ticker,
+        "source": spec.data.source,
+        "cell": spec.model.cell,
+        "layers": spec.model.layers,
+        "units": spec.model.units,
+        "lookback": spec.data.lookback,
+        "epochs": spec.train.epochs,
+        "seed": spec.train.seed,
+        "lr": spec.train.learning_rate,
+    }
+
+
+def _summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
+    metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
+    return {
+        "rmse": metrics.get("rmse"),
+        "skill": metrics.get("skill"),
+        "duration": summary.get("train_seconds"),
+    }
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays from training/evaluation: store plain JSON numbers.
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    raise TypeError(f"cannot store {type(obj).__name__} in JSON")

@@ -1,0 +1,165 @@
+"""The worker: train one queued run and write everything it learns into the run store.
+
+Used by the background job (``python -m core train --run-dir``) and by the foreground CLI
+alike, so both produce identical runs. It waits for a slot lock BEFORE TensorFlow is
+imported: a queued worker costs a small Python process, not a TensorFlow runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import filelock
+import numpy as np
+
+from core.errors import UserError
+from core.runs import RunStore, now_iso, process_identity
+
+Log = Callable[[str], None]
+POLL_S = 0.2  # slot polling; short enough that a freed slot is taken at once
+DIVERGED = (
+    "training diverged (the loss became NaN or infinite): lower the learning rate or set clipnorm"
+)
+
+
+class StoreSink:
+    """training.Sink that streams the probe, per-epoch rows and progress into the store."""
+
+    def __init__(self, store: RunStore, run_id: str, epochs: int, log: Log) -> None:
+        self.store, self.run_id, self.epochs, self.log = store, run_id, epochs, log
+
+    def on_probe(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.store.write_probe(self.run_id, x, y)
+
+    def on_epoch(self, row: dict, gtt: dict) -> None:
+        self.store.append_metrics(self.run_id, row)
+        self.store.write_json(self.run_id, "gradients_through_time.json", gtt)
+        self.store.write_status(self.run_id, epoch=row["epoch"])
+        self.log(_progress(row, self.epochs))
+
+
+def _progress(row: dict, epochs: int) -> str:
+    def num(v: Any) -> str:
+        return "nan" if v is None else f"{v:.5f}"
+
+    glob = (row.get("grad_norm") or {}).get("global") or {}
+    return (
+        f"epoch {row['epoch']}/{epochs}  loss {num(row.get('loss'))}  "
+        f"val_loss {num(row.get('val_loss'))}  grad_norm mean {num(glob.get('mean'))}  "
+        f"{row.get('seconds', 0.0):.1f}s"
+    )
+
+
+def wait_for_slot(store: RunStore, run_id: str) -> filelock.BaseFileLock | None:
+    """Hold one of N slot locks; None if the run stopped being queued (cancelled) meanwhile."""
+    from core.jobs import max_workers
+
+    n = max_workers()
+    slots = store.root / "_slots"
+    slots.mkdir(exist_ok=True)
+    while store.status(run_id).get("state") == "queued":
+        for i in range(n):
+            lock = filelock.FileLock(str(slots / f"{i}.lock"), timeout=0)
+            try:
+                lock.acquire()
+                return lock
+            except filelock.Timeout:
+                continue
+        time.sleep(POLL_S)
+    return None
+
+
+def execute(store: RunStore, run_id: str, log: Log | None = None) -> dict[str, Any]:
+    """Train the queued run run_id; returns its summary (or its final status if it did not finish)."""
+    log = log or (lambda _msg: None)
+    store.clean_tmp()
+    try:
+        raw = store.read_json(run_id, "status.json") or {}
+    except ValueError:  # hand-edited status: status() reads it as failed and we stop below
+        raw = {}
+    if raw.get("state") == "queued" and raw.get("pid") is None:
+        store.write_status(run_id, **process_identity())  # started by hand, not by jobs.submit
+    slot = wait_for_slot(store, run_id)
+    if slot is None:
+        return store.status(run_id)
+    try:
+        result = _train(store, run_id, log)
+    except UserError as exc:
+        result = _fail(store, run_id, str(exc))
+    except Exception as exc:  # our bug: record it for the UI instead of dying silently
+        log(traceback.format_exc())
+        result = _fail(store, run_id, f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        slot.release()
+    with contextlib.suppress(Exception):  # a full disk must not turn a finished run into a failure
+        store.evict()
+    return result
+
+
+def _fail(store: RunStore, run_id: str, message: str) -> dict[str, Any]:
+    return store.write_status(run_id, state="failed", finished=now_iso(), error=message)
+
+
+def _train(store: RunStore, run_id: str, log: Log) -> dict[str, Any]:
+    from core import dataset
+
+    spec = store.spec(run_id)
+    fp = store.read_json(run_id, "spec.json")["data_fingerprint"]
+    store.write_status(
+        run_id, state="running", started=now_iso(), started_ts=time.time(), epoch=0,
+        epochs=spec.train.epochs, error=None, **process_identity(),
+    )  # fmt: skip
+    # Data problems surface before the seconds TensorFlow takes to load.
+    ds = dataset.make_dataset(store.load_prices(fp), spec.data)
+    from core import training  # TensorFlow loads here, after a slot is ours
+
+    device = training.setup_device(spec.train.mixed_precision)
+    store.write_status(run_id, device=device["name"])
+    log(f"run {run_id}: {spec.model.cell} on {device['name']}, {spec.train.epochs} epochs")
+    result = training.fit(spec, ds, StoreSink(store, run_id, spec.train.epochs, log))
+    if result.state == "diverged":
+        return store.write_status(
+            run_id, state="diverged", finished=now_iso(), epoch=result.epochs_run, error=DIVERGED
+        )
+    summary = _finish(store, run_id, spec, ds, result)
+    store.write_status(run_id, state="done", finished=now_iso(), epoch=result.epochs_run)
+    return summary
+
+
+def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> dict[str, Any]:
+    from core import evaluation, models, training
+
+    preds = {name: training.predict(result.model, getattr(ds, name).x) for name in dataset_splits()}
+    metrics, frame = evaluation.evaluate(ds, preds)
+    store.write_predictions(run_id, frame)
+    with store.atomic_path(store.model_path(run_id)) as tmp:
+        training.save_model(result.model, tmp)
+    eligible, reasons = models.cudnn_eligible(spec.model)
+    return store.write_summary(
+        run_id,
+        {
+            "run_id": run_id,
+            "metrics": metrics,  # test split: model, naive baseline, skill, lag check
+            "params": result.params,
+            "train_seconds": result.train_seconds,
+            "samples_per_second": result.samples_per_second,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "device": result.device.get("name"),
+            "mixed_precision": result.device.get("mixed_precision", False),
+            "cudnn_eligible": eligible,
+            "cudnn_reasons": reasons,
+            "n_windows": {name: len(getattr(ds, name).y) for name in dataset_splits()},
+            "finished": now_iso(),
+        },
+    )
+
+
+def dataset_splits() -> tuple[str, ...]:
+    from core.dataset import SPLITS
+
+    return SPLITS

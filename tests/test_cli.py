@@ -1,0 +1,169 @@
+"""CLI: bad input is one stderr line + exit 2 with the store untouched; cache hits are light."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["--start", "2015-01-01", "--end", "2016-06-30", "--epochs", "2", "--units", "4"]
+TINY += ["--lookback", "5", "--patience", "0", "--seed", "1"]
+
+
+def _snapshot(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _tiny_with(flag: str, value: str) -> list[str]:
+    args = list(TINY)
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    return args
+
+
+@pytest.fixture
+def garbage_csv(tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(os.urandom(2000))
+    return str(path)
+
+
+BAD = {
+    "unknown cell": ["train", *TINY, "--cell", "lstn"],
+    "epochs 0": ["train", *_tiny_with("--epochs", "0")],
+    "epochs not a number": ["train", *_tiny_with("--epochs", "ten")],
+    "lookback 1": ["train", *_tiny_with("--lookback", "1")],
+    "lookback longer than data": ["train", *_tiny_with("--lookback", "500")],
+    "units 0": ["train", *_tiny_with("--units", "0")],
+    "units too many": ["train", *_tiny_with("--units", "100000")],
+    "layers 9": ["train", *TINY, "--layers", "9"],
+    "batch 0": ["train", *TINY, "--batch-size", "0"],
+    "lr 0": ["train", *TINY, "--lr", "0"],
+    "lr negative": ["train", *TINY, "--lr", "-0.1"],
+    "dropout 1.0": ["train", *TINY, "--dropout", "1.0"],
+    "missing csv": ["train", *TINY, "--csv", "/nonexistent/prices.csv"],
+    "ticker path": ["train", *TINY, "--ticker", "../etc"],
+    "unknown ticker": ["train", *TINY, "--ticker", "NOPE"],
+    "start after end": ["train", *_tiny_with("--start", "2017-01-01")],
+    "unknown command": ["fly"],
+    "compare one cell": ["compare", *TINY, "--cells", "lstm"],
+    "compare bad cell": ["compare", *TINY, "--cells", "lstm,xyz"],
+    "runs show bad id": ["runs", "show", "../etc"],
+    "runs rm unknown": ["runs", "rm", "0123456789abcdef"],
+    "data missing csv": ["data", "--csv", "/nonexistent/prices.csv"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_is_one_line_exit_2_and_store_untouched(name, store_root, capsys):
+    before = _snapshot(store_root)
+    assert main(BAD[name]) == 2
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert _snapshot(store_root) == before
+
+
+def test_garbage_csv_is_a_user_error(store_root, capsys, garbage_csv):
+    assert main(["train", *TINY, "--csv", garbage_csv]) == 2
+    _, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert _snapshot(store_root) == []
+
+
+def test_data_and_tickers(store_root, capsys):
+    assert main(["tickers"]) == 0
+    assert "^GSPC" in capsys.readouterr().out.split()
+    assert main(["data", "--ticker", "^GSPC", "--start", "2015-01-01", "--end", "2015-12-31"]) == 0
+    assert "rows" in capsys.readouterr().out
+    assert main(["data", "--start", "2015-01-01", "--end", "2015-12-31", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["rows"] == 252 and info["start"] == "2015-01-02" and info["source"] == "sample"
+
+
+def test_runs_list_json_on_empty_store(store_root, capsys):
+    assert main(["runs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+_NO_TF = """
+import sys, time, runpy
+t0 = time.perf_counter()
+sys.argv = ["core", "train", *sys.argv[1:]]
+try:
+    runpy.run_module("core", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+print("TF_LOADED" if "tensorflow" in sys.modules else "TF_ABSENT", time.perf_counter() - t0, code,
+      file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _cli(args: list[str], store_root: Path, probe_tf: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MODELS_CACHE": str(store_root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cmd = [sys.executable, "-c", _NO_TF, *args] if probe_tf else [sys.executable, "-m", "core"]
+    cmd += [] if probe_tf else ["train", *args]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_second_identical_train_is_a_fast_cache_hit_without_tensorflow(store_root):
+    first = _cli([*TINY, "--json"], store_root)
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout.strip().splitlines()[-1])
+    assert result["state"] == "done" and not result["cached"] and result["epochs_run"] == 2
+    assert result["metrics"]["naive_rmse"] > 0 and "epoch 2/2" in first.stderr
+    start = time.perf_counter()
+    second = _cli([*TINY, "--json"], store_root, probe_tf=True)
+    elapsed = time.perf_counter() - start
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout.strip().splitlines()[-1])
+    assert again["cached"] and again["run_id"] == result["run_id"]
+    assert again["metrics"] == result["metrics"]
+    assert "TF_ABSENT" in second.stderr
+    assert elapsed < 2.0, f"cache hit took {elapsed:.2f}s"
+    # A corrupted model is never a cache hit: the same command trains again.
+    model = Path(result["run_dir"]) / "model.keras"
+    model.write_bytes(b"not a model")
+    third = _cli([*TINY, "--json"], store_root)
+    redo = json.loads(third.stdout.strip().splitlines()[-1])
+    assert third.returncode == 0 and not redo["cached"] and redo["metrics"] == result["metrics"]
+
+
+def test_compare_report_averages_seeds_and_tests_on_common_dates(store_root):
+    import numpy as np
+    import pandas as pd
+
+    from core.cli import compare_report
+    from core.config import RunSpec
+    from core.runs import RunStore
+
+    store = RunStore()
+    dates = pd.date_range("2020-01-01", periods=60, freq="B")
+    actual = 100 + np.sin(np.arange(60))
+    noise = np.random.default_rng(0).normal(size=(4, 60))
+    runs = {"lstm": [], "gru": []}
+    for i, (cell, scale) in enumerate([("lstm", 0.1), ("lstm", 0.1), ("gru", 3.0), ("gru", 3.0)]):
+        rid = store.create(RunSpec().replace(cell=cell, seed=i), "ef" * 32)
+        frame = pd.DataFrame({"date": dates, "split": "test", "actual_price": actual})
+        frame["predicted_price"] = actual + scale * noise[i]
+        store.write_predictions(rid, frame)
+        store.model_path(rid).write_bytes(b"m")
+        store.write_summary(rid, {"metrics": {"rmse": scale + i}, "params": 7, "train_seconds": 1})
+        store.write_status(rid, state="done")
+        runs[cell].append(rid)
+    report = compare_report(store, runs)
+    rmse = report["cells"]["lstm"]["metrics"]["rmse"]
+    assert rmse["n"] == 2 and rmse["mean"] == pytest.approx(0.6)
+    assert rmse["std"] == pytest.approx(np.sqrt(0.5))
+    (dm,) = report["diebold_mariano"]
+    assert dm["n"] == 60 and dm["p_value"] < 0.01 and dm["verdict"].startswith("LSTM better")

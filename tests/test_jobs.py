@@ -1,0 +1,117 @@
+"""Jobs: background workers train once, survive kill -9 honestly, honour the queue, cancel."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from core import data, jobs
+from core.config import RunSpec
+from core.errors import UserError
+from core.runs import INTERRUPTED, RunStore, process_alive
+
+
+@pytest.fixture(scope="module")
+def prices():
+    return data.load_prices("sample", "^GSPC", start="2015-01-01", end="2016-06-30")
+
+
+def _spec(epochs: int, seed: int = 0) -> RunSpec:
+    return RunSpec().replace(epochs=epochs, units=4, lookback=5, patience=0, seed=seed)
+
+
+def _wait(predicate, timeout: float = 240.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _state(store: RunStore, rid: str) -> str:
+    return store.status(rid).get("state")
+
+
+def test_env_limits_are_checked(monkeypatch):
+    monkeypatch.setenv("GRADLAB_WORKERS", "0")
+    with pytest.raises(UserError, match="GRADLAB_WORKERS"):
+        jobs.max_workers()
+    monkeypatch.setenv("GRADLAB_WORKERS", "3")
+    assert jobs.max_workers() == 3
+
+
+def test_bad_spec_or_data_writes_nothing(store_root, prices):
+    with pytest.raises(UserError):
+        jobs.submit(_spec(0), prices)
+    with pytest.raises(UserError, match="rows"):
+        jobs.submit(_spec(1).replace(lookback=500), prices)
+    assert list(store_root.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_double_submit_trains_once_then_hits_cache(store_root, prices):
+    store = RunStore()
+    spawned_before = len(jobs._children)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(jobs.submit(_spec(3), prices, store)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.run_id for r in results}) == 1 and not any(r.cached for r in results)
+    assert len(jobs._children) - spawned_before == 1  # one worker process for two submits
+    rid = results[0].run_id
+    assert jobs.queue(store)[0]["run_id"] == rid
+    _wait(lambda: _state(store, rid) in ("done", "failed"), what="the run to finish")
+    assert _state(store, rid) == "done", store.status(rid)
+    assert [r["epoch"] for r in store.metrics(rid)] == [1, 2, 3]
+    assert store.is_complete(rid) and jobs.queue(store) == []
+    again = jobs.submit(_spec(3), prices, store)
+    assert again == jobs.Submitted(rid, True, "done")
+    assert len(jobs._children) - spawned_before <= 1
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_reads_interrupted_and_the_spec_retrains(store_root, prices):
+    store = RunStore()
+    rid = jobs.submit(_spec(8), prices, store).run_id
+    _wait(lambda: store.status(rid).get("epoch", 0) >= 1, what="the first epoch")
+    st = store.status(rid)
+    os.kill(st["pid"], signal.SIGKILL)
+    _wait(lambda: _state(store, rid) == "failed", timeout=10, what="the interrupted state")
+    assert store.status(rid)["error"] == INTERRUPTED
+    row = next(r for r in store.list_runs() if r["run_id"] == rid)
+    assert row["state"] == "failed" and not row["damaged"]
+    assert store.metrics(rid) and store.summary(rid) is None and not store.is_complete(rid)
+    again = jobs.submit(_spec(8), prices, store)
+    assert again.run_id == rid and not again.cached and again.state == "queued"
+    _wait(lambda: _state(store, rid) in ("done", "failed"), what="the retrain")
+    assert _state(store, rid) == "done" and store.is_complete(rid)
+    assert [r["epoch"] for r in store.metrics(rid)] == list(range(1, 9))
+
+
+@pytest.mark.slow
+def test_queue_limits_and_cancel(store_root, prices, monkeypatch):
+    monkeypatch.setenv("GRADLAB_WORKERS", "1")
+    monkeypatch.setenv("GRADLAB_MAX_QUEUE", "2")
+    store = RunStore()
+    first = jobs.submit(_spec(500, seed=1), prices, store).run_id
+    _wait(lambda: _state(store, first) == "running", what="the first run to start")
+    second = jobs.submit(_spec(500, seed=2), prices, store).run_id
+    with pytest.raises(UserError, match="already queued or training"):
+        jobs.submit(_spec(500, seed=3), prices, store)
+    time.sleep(2.0)  # one slot: the second run must still be waiting
+    assert [r["state"] for r in jobs.queue(store)] == ["running", "queued"]
+    for rid in (second, first):
+        pid, created = store.status(rid)["pid"], store.status(rid)["pid_created"]
+        assert jobs.cancel(rid, store)["state"] == "cancelled"
+        _wait(lambda p=pid, c=created: not process_alive(p, c), timeout=10, what="the kill")
+        assert _state(store, rid) == "cancelled"
+    assert jobs.queue(store) == []

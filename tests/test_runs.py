@@ -1,0 +1,197 @@
+"""Run store: atomic files, tolerant reads, stale-run detection, checksums, LRU eviction."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.config import RunSpec
+from core.errors import SpecError, UserError
+from core.runs import INTERRUPTED, TMP_PREFIX, RunStore, process_identity
+
+FP = "ab" * 32
+
+
+def _spec(seed: int = 0) -> RunSpec:
+    return RunSpec().replace(seed=seed, epochs=2, units=4, lookback=5)
+
+
+def _finished(store: RunStore, seed: int, size: int = 1000, state: str = "done") -> str:
+    """A run that looks like a finished worker's output (model bytes stand in for keras)."""
+    rid = store.create(_spec(seed), FP)
+    store.append_metrics(rid, {"epoch": 1, "loss": 0.5})
+    store.write_predictions(rid, pd.DataFrame({"date": pd.to_datetime(["2020-01-02"]), "x": [1.0]}))
+    store.model_path(rid).write_bytes(os.urandom(size))
+    store.write_summary(rid, {"metrics": {"rmse": 1.5, "skill": 0.1}, "train_seconds": 2.0})
+    store.write_status(rid, state=state)
+    return rid
+
+
+def _no_temp_files(root) -> bool:
+    return not [p for p in root.rglob(f"{TMP_PREFIX}*")]
+
+
+def test_create_writes_spec_and_status(store_root):
+    store = RunStore()
+    assert store.root == store_root.resolve()
+    rid = store.create(_spec(), FP, pid=os.getpid())
+    record = store.read_json(rid, "spec.json")
+    assert record["run_id"] == rid and record["data_fingerprint"] == FP
+    assert set(record) == {"spec", "data_fingerprint", "run_id", "versions", "created"}
+    assert store.spec(rid) == _spec()
+    assert store.status(rid)["state"] == "queued"
+    assert _no_temp_files(store_root)
+
+
+def test_run_ids_are_checked_before_any_path(store_root):
+    store = RunStore()
+    for bad in ("../etc", "ABCDEF0123456789", "", "0123"):
+        with pytest.raises(SpecError):
+            store.run_dir(bad)
+    assert list(store_root.iterdir()) == []
+
+
+def test_failed_write_leaves_old_file_and_no_temp(store_root):
+    store = RunStore()
+    rid = store.create(_spec(), FP)
+    store.write_json(rid, "summary.json", {"a": 1})
+    with pytest.raises(TypeError):
+        store.write_json(rid, "summary.json", {"a": object()})
+    assert store.read_json(rid, "summary.json") == {"a": 1}
+    assert _no_temp_files(store_root)
+
+
+def test_metrics_reader_drops_truncated_line_and_append_recovers(store_root):
+    store = RunStore()
+    rid = store.create(_spec(), FP)
+    store.append_metrics(rid, {"epoch": 1, "loss": np.float32(0.25)})
+    with open(store.run_dir(rid) / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 2, "lo')  # a writer killed mid-line
+    assert [r["epoch"] for r in store.metrics(rid)] == [1]
+    store.append_metrics(rid, {"epoch": 2, "loss": 0.2})
+    assert [r["epoch"] for r in store.metrics(rid)] == [1, 2]
+
+
+def test_probe_and_prices_round_trip(store_root):
+    store = RunStore()
+    rid = store.create(_spec(), FP)
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    store.write_probe(rid, x, np.ones(2, np.float32))
+    got = store.probe(rid)
+    np.testing.assert_array_equal(got["x"], x)
+    idx = pd.DatetimeIndex(pd.to_datetime(["2020-01-02", "2020-01-03"]), name="date")
+    df = pd.DataFrame({"close": [1.0, 2.0]}, index=idx)
+    assert store.save_prices(df, FP) == FP
+    pd.testing.assert_frame_equal(store.load_prices(FP), df)
+    with pytest.raises(UserError):
+        store.load_prices("../../etc/passwd")
+
+
+def test_dead_or_reused_pid_reads_as_interrupted(store_root):
+    store = RunStore()
+    rid = store.create(_spec(), FP, pid=os.getpid())
+    store.write_status(rid, state="running")
+    assert store.status(rid)["state"] == "running"
+    # Same pid, different create time: the pid was reused by another process.
+    store.write_status(rid, pid_created=process_identity()["pid_created"] - 100)
+    st = store.status(rid)
+    assert st["state"] == "failed" and st["error"] == INTERRUPTED
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    store.write_status(rid, pid=child.pid, pid_created=time.time())
+    st = store.status(rid)
+    assert st["state"] == "failed" and st["error"] == INTERRUPTED
+
+
+def test_checksum_mismatch_is_not_a_cache_hit(store_root):
+    store = RunStore()
+    rid = _finished(store, 0)
+    assert store.is_complete(rid)
+    with open(store.model_path(rid), "r+b") as f:
+        f.write(b"garbage")
+    assert not store.is_complete(rid)
+    rid2 = _finished(store, 1, state="diverged")
+    assert not store.is_complete(rid2)
+
+
+def test_damaged_runs_are_listed_not_fatal(store_root):
+    store = RunStore()
+    good = _finished(store, 0)
+    bad_spec = _finished(store, 1)
+    (store.run_dir(bad_spec) / "spec.json").write_text('{"spec": {"model": {"cel')
+    no_summary = _finished(store, 2)
+    (store.run_dir(no_summary) / "summary.json").unlink()
+    bad_status = _finished(store, 3)
+    (store.run_dir(bad_status) / "status.json").write_text("not json")
+    (store_root / "not-a-run").mkdir()
+    rows = {r["run_id"]: r for r in store.list_runs()}
+    assert set(rows) == {good, bad_spec, no_summary, bad_status}
+    assert not rows[good]["damaged"] and rows[good]["rmse"] == 1.5 and rows[good]["cell"] == "lstm"
+    assert rows[bad_spec]["damaged"] and rows[no_summary]["damaged"] and rows[bad_status]["damaged"]
+    assert all(r["size_bytes"] > 0 for r in rows.values())
+
+
+def test_evict_removes_least_recently_used_finished_runs(store_root):
+    store = RunStore()
+    ids = [_finished(store, seed, size=100_000) for seed in range(4)]
+    active = store.create(_spec(9), FP, pid=os.getpid())
+    (store.run_dir(active) / "model.keras").write_bytes(os.urandom(100_000))
+    now = time.time()
+    # Use order, oldest first: ids[2], ids[0], ids[3], ids[1]; the active run is the oldest of all.
+    for age, rid in zip(
+        (400, 300, 200, 100, 1000), (ids[2], ids[0], ids[3], ids[1], active), strict=True
+    ):
+        os.utime(store.run_dir(rid), (now - age, now - age))
+    assert store.evict(250_000) == [ids[2], ids[0], ids[3]]
+    assert set(store.run_ids()) == {ids[1], active}
+    assert store.evict(0) == [ids[1]]
+    assert store.run_ids() == [active]
+
+
+def test_evict_budget_from_env(store_root, monkeypatch):
+    store = RunStore()
+    rid = _finished(store, 0, size=2_000_000)
+    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "100")
+    assert store.evict() == []
+    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "1")
+    assert store.evict() == [rid]
+
+
+def test_delete_refuses_active_and_unknown(store_root):
+    store = RunStore()
+    active = store.create(_spec(), FP, pid=os.getpid())
+    with pytest.raises(UserError, match="cancel it first"):
+        store.delete(active)
+    with pytest.raises(UserError, match="no run"):
+        store.delete("0" * 16)
+    done = _finished(store, 1)
+    store.delete(done)
+    assert store.run_ids() == [active]
+
+
+def test_clean_tmp_removes_orphans_only(store_root):
+    store = RunStore()
+    rid = _finished(store, 0)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    orphan = store.run_dir(rid) / f"{TMP_PREFIX}{child.pid}-deadbeef-model.keras"
+    orphan.write_bytes(b"half")
+    mine = store.run_dir(rid) / f"{TMP_PREFIX}{os.getpid()}-cafecafe-summary.json"
+    mine.write_text("{}")
+    assert store.clean_tmp() == 1
+    assert not orphan.exists() and mine.exists()
+    assert store.is_complete(rid)
+
+
+def test_summary_records_checksums_of_present_artifacts(store_root):
+    store = RunStore()
+    rid = _finished(store, 0)
+    summary = json.loads((store.run_dir(rid) / "summary.json").read_text())
+    assert {"spec.json", "metrics.jsonl", "predictions.parquet", "model.keras"} <= set(
+        summary["checksums"]
+    )
