@@ -1,0 +1,298 @@
+"""Train: choose prices and settings, submit one run, watch it learn live, open its results.
+
+The page never trains: it hands a RunSpec to core.jobs and then only reads the run store, so
+a refresh, a second tab or a closed laptop lid does not lose the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from core import data, dataset, jobs, models, plots
+from core.config import (
+    CELLS,
+    FEATURES,
+    OPTIMIZERS,
+    TARGETS,
+    DataSpec,
+    ModelSpec,
+    RunSpec,
+    TrainSpec,
+)
+from core.errors import DataError, UserError
+from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, show_error
+
+RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
+CACHED_KEY = "train_cached"
+MAX_CSV_BYTES = 20 * 2**20  # ~50 years of daily OHLCV is under 5 MB; more is not a price file
+ACTIVE = ("queued", "running")
+SOURCES = {"Bundled sample": "sample", "Yahoo Finance": "yahoo", "CSV upload": "csv"}
+TARGET_LABELS = {"return": "next-day log return", "price": "scaled price level (easy to fool)"}
+
+
+@st.cache_data(show_spinner=False)
+def sample_prices(ticker: str) -> pd.DataFrame:
+    return data.load_prices(source="sample", ticker=ticker)
+
+
+@st.cache_data(show_spinner="Fetching prices from Yahoo Finance…", ttl=3600)
+def yahoo_prices(ticker: str, start: str, end: str) -> pd.DataFrame:
+    return data.load_prices(source="yahoo", ticker=ticker, start=start, end=end)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def csv_prices(raw: bytes) -> pd.DataFrame:
+    return data.load_prices(source="csv", csv=raw)
+
+
+def _date_range(key: str, lo: dt.date, hi: dt.date, default: tuple[dt.date, dt.date]) -> tuple:
+    picked = st.date_input("Date range", value=default, min_value=lo, max_value=hi, key=key)
+    # While the user is between the two clicks of a range the widget holds one date.
+    return tuple(picked) if isinstance(picked, (tuple, list)) and len(picked) == 2 else default
+
+
+def _slice(full: pd.DataFrame, key: str) -> tuple[pd.DataFrame, str | None, str | None]:
+    """Prices within a picked range; start/end stay None when the whole file is used."""
+    lo, hi = full.index[0].date(), full.index[-1].date()
+    start, end = _date_range(key, lo, hi, (lo, hi))
+    prices = full.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    return (
+        prices,
+        None if start == lo else start.isoformat(),
+        None if end == hi else end.isoformat(),
+    )
+
+
+def _csv_source() -> tuple[pd.DataFrame, dict]:
+    upload = st.file_uploader("CSV with a date and a close column", type=["csv"], key="train_csv")
+    label = st.text_input("Label for this series", value="CSV", key="train_csv_label")
+    if upload is None:
+        st.info("Upload a CSV (columns: date, close; open/high/low/volume optional) to go on.")
+        st.stop()
+    raw = upload.getvalue()
+    if len(raw) > MAX_CSV_BYTES:
+        raise DataError(
+            f"{upload.name} is {len(raw) / 2**20:.1f} MB; the limit is "
+            f"{MAX_CSV_BYTES // 2**20} MB: upload daily prices only (date, close, …)"
+        )
+    prices, start, end = _slice(csv_prices(raw), "train_dates_csv")
+    sha = hashlib.sha256(raw).hexdigest()
+    return prices, dict(source="csv", ticker=label.strip(), csv_sha256=sha, start=start, end=end)
+
+
+def data_source() -> tuple[pd.DataFrame, dict]:
+    """The chosen prices and the DataSpec fields that name them (source, ticker, range)."""
+    choice = st.radio("Data source", list(SOURCES), horizontal=True, key="train_source")
+    source = SOURCES[choice]
+    if source == "sample":
+        ticker = st.selectbox("Ticker", data.bundled_tickers(), key="train_sample_ticker")
+        prices, start, end = _slice(sample_prices(ticker), "train_dates_sample")
+        return prices, dict(source="sample", ticker=ticker, start=start, end=end)
+    if source == "yahoo":
+        ticker = st.text_input("Yahoo Finance ticker", value="AAPL", key="train_yahoo_ticker")
+        today = dt.date.today()
+        start, end = _date_range(
+            "train_dates_yahoo", dt.date(1970, 1, 1), today, (dt.date(2015, 1, 1), today)
+        )
+        DataSpec(source="yahoo", ticker=ticker.strip()).validate()  # bad symbol: say so first
+        prices = yahoo_prices(ticker.strip(), start.isoformat(), end.isoformat())
+        return prices, dict(
+            source="yahoo", ticker=ticker.strip(), start=start.isoformat(), end=end.isoformat()
+        )
+    return _csv_source()
+
+
+def settings_form() -> tuple[bool, dict, dict, dict]:
+    """Everything but the prices, in one form so nothing reruns until it is submitted."""
+    with st.form("train_form"):
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            st.markdown("**Data**")
+            d = dict(
+                target=st.selectbox(
+                    "Target", TARGETS, format_func=TARGET_LABELS.get, key="train_target"
+                ),
+                features=tuple(
+                    st.multiselect("Features", FEATURES, default=["close"], key="train_features")
+                ),
+                lookback=st.number_input("Lookback (days)", 2, 1000, 30, key="train_lookback"),
+            )
+        with c2:
+            st.markdown("**Model**")
+            m = dict(
+                cell=st.selectbox("Cell", CELLS, format_func=cell_name, key="train_cell"),
+                layers=st.number_input("Layers", 1, 4, 1, key="train_layers"),
+                units=st.number_input("Units per layer", 1, 512, 32, key="train_units"),
+                dropout=st.slider("Input dropout", 0.0, 0.9, 0.0, 0.05, key="train_dropout"),
+                unit_forget_bias=st.checkbox(
+                    "Forget-gate bias 1 (LSTM)", value=True, key="train_forget_bias"
+                ),
+            )
+        with c3:
+            st.markdown("**Training**")
+            t = _train_fields()
+        submitted = st.form_submit_button("Train", type="primary", key="train_submit")
+    return submitted, d, m, t
+
+
+def _train_fields() -> dict:
+    t = dict(
+        optimizer=st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer"),
+        learning_rate=st.number_input(
+            "Learning rate", 1e-6, 10.0, 1e-3, format="%.5f", key="train_lr"
+        ),
+        batch_size=st.number_input("Batch size", 1, 8192, 64, key="train_batch"),
+        epochs=st.number_input("Epochs", 1, 1000, 20, key="train_epochs"),
+    )
+    clip = st.checkbox("Clip the global gradient norm", value=False, key="train_clip")
+    clipnorm = st.number_input("Clip norm", 0.01, 100.0, 1.0, key="train_clipnorm")
+    t["clipnorm"] = float(clipnorm) if clip else None
+    t["patience"] = st.number_input(
+        "Early-stopping patience (0 = off)", 0, 1000, 5, key="train_pat"
+    )
+    t["seed"] = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    return t
+
+
+def build_spec(source: dict, d: dict, m: dict, t: dict) -> RunSpec:
+    return RunSpec(
+        data=DataSpec(**source, **d), model=ModelSpec(**m), train=TrainSpec(**t)
+    ).validate()
+
+
+def preview(prices: pd.DataFrame, spec: RunSpec) -> None:
+    """The chosen prices with the train/val/test split the run will use shaded."""
+    bounds = dataset.split_bounds(prices, spec.data)
+    title = f"{spec.data.ticker}: {len(prices):,} days, split train | val | test"
+    st.plotly_chart(
+        plots.price_chart(data.price_series(prices), bounds, title), key="train_preview"
+    )
+    for note in prices.attrs.get("notes", []):
+        st.caption(note)
+    ok, reasons = models.cudnn_eligible(spec.model)
+    if not ok:
+        st.info("On a GPU this run would not use the fused cuDNN kernel: " + "; ".join(reasons))
+
+
+def submit(spec: RunSpec, prices: pd.DataFrame) -> None:
+    submitted = jobs.submit(spec, prices)
+    st.session_state[RUN_KEY] = submitted.run_id
+    st.session_state[CACHED_KEY] = bool(submitted.cached)
+
+
+def _eta(status: dict, rows: list[dict]) -> str:
+    epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
+    secs = [r["seconds"] for r in rows if isinstance(r.get("seconds"), (int, float))]
+    if not secs or not epochs:
+        return ""
+    left = (epochs - epoch) * sum(secs) / len(secs)
+    return f" · at most {left:.0f} s left (early stopping may end it sooner)"
+
+
+def _progress(run_id: str, status: dict, rows: list[dict]) -> None:
+    epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
+    if status.get("state") == "queued":
+        st.progress(0.0, text="Queued: waiting for a free worker…")
+    else:
+        frac = min(epoch / epochs, 1.0) if epochs else 0.0
+        st.progress(frac, text=f"Epoch {epoch}/{epochs or '?'}{_eta(status, rows)}")
+    if st.button("Cancel", key="train_cancel"):
+        jobs.cancel(run_id)
+        st.rerun()
+
+
+def _curves(rows: list[dict], cell: str) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(plots.loss_chart(rows, color=cell_color(cell)), key="train_loss")
+    right.plotly_chart(plots.grad_norm_chart(rows), key="train_grad")
+
+
+@st.fragment(run_every=1.0)
+def live_view(run_id: str, cell: str) -> None:
+    """Polls the run store once a second; a full rerun once the run has finished."""
+    store = get_store()
+    status = store.status(run_id)
+    if status.get("state") not in ACTIVE:
+        st.rerun()
+    rows = store.metrics(run_id)
+    _progress(run_id, status, rows)
+    _curves(rows, cell)
+
+
+def _summary_metrics(summary: dict) -> None:
+    m = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
+    cols = st.columns(5)
+    cols[0].metric("Test RMSE (price)", _fmt(m.get("rmse")))
+    cols[1].metric("Naive RMSE", _fmt(m.get("naive_rmse")))
+    cols[2].metric("Skill vs naive", _fmt(m.get("skill"), "+.3f"))
+    cols[3].metric("Direction right", _fmt(m.get("directional_accuracy"), ".1%"))
+    cols[4].metric("Train time", _fmt(summary.get("train_seconds"), ".1f", " s"))
+
+
+def _fmt(value: object, spec: str = ".4g", unit: str = "") -> str:
+    return f"{value:{spec}}{unit}" if isinstance(value, (int, float)) else "–"
+
+
+def final_view(run_id: str, cell: str) -> None:
+    store = get_store()
+    status = store.status(run_id)
+    state = status.get("state")
+    if state == "done":
+        if st.session_state.get(CACHED_KEY):
+            st.success("Served from the run store: trained before, so nothing was retrained.")
+        else:
+            st.success("Training finished.")
+        _summary_metrics(store.summary(run_id) or {})
+    elif state == "diverged":
+        st.warning(
+            "Training diverged (the loss became NaN or infinite): lower the learning "
+            "rate or turn on gradient clipping."
+        )
+    elif state == "cancelled":
+        st.warning("This run was cancelled.")
+    else:
+        st.error(f"Training failed: {status.get('error') or 'no reason recorded'}")
+    _curves(store.metrics(run_id), cell)
+    st.page_link(
+        RESULTS_PAGE,
+        label="Open in Results",
+        query_params={"run": run_id},
+        icon=":material/analytics:",
+    )
+
+
+def current_run() -> None:
+    run_id = st.session_state.get(RUN_KEY)
+    if not run_id:
+        return
+    st.subheader(f"Run {run_id}")
+    store = get_store()
+    try:
+        cell = store.spec(run_id).model.cell
+    except (ValueError, TypeError, KeyError):  # a damaged spec.json still shows its status
+        cell = "lstm"
+    if store.status(run_id).get("state") in ACTIVE:
+        live_view(run_id, cell)
+    else:
+        final_view(run_id, cell)
+
+
+st.title("Train a model")
+try:
+    prices, source_fields = data_source()
+except UserError as exc:
+    show_error(exc)
+    st.stop()
+submitted, d, m, t = settings_form()
+try:
+    spec = build_spec(source_fields, d, m, t)
+    preview(prices, spec)
+    if submitted:
+        submit(spec, prices)
+except UserError as exc:
+    show_error(exc)
+current_run()

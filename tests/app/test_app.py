@@ -1,0 +1,108 @@
+"""The router and Home: every page renders on an empty and a full store; the sidebar works."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from fakes import make_run
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app.py"
+MY_PAGES = ("pages/home.py", "pages/train.py", "pages/compare.py", "pages/runs.py")
+
+
+def open_app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def sidebar_text(at: AppTest) -> str:
+    parts = [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
+    return " ".join(parts)
+
+
+def test_home_on_an_empty_store(store_root):
+    st.cache_resource.clear()
+    at = open_app()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Gradient Lab"
+    assert len(at.get("plotly_chart")) == 1  # bundled ^GSPC on screen at once
+    assert "trading days, 1999" in at.caption[0].value
+    assert any("No runs yet" in i.value for i in at.info)
+    labels = [p.proto.label for p in at.get("page_link")]
+    assert "Train a model" in labels and "Why gradients vanish" in labels
+    text = sidebar_text(at)
+    assert "Training device:** CPU" in text  # conftest hides GPUs from the workers
+    assert "No jobs running or queued." in text
+
+
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_every_page_renders_on_empty_and_full_store(store_root, page):
+    at = open_app().switch_page(page).run()
+    assert not at.exception, page
+    for cell in ("lstm", "gru"):
+        make_run(store_root, cell=cell, seed=0)
+    make_run(store_root, cell="rnn", seed=0, state="failed")
+    make_run(store_root, cell="gru", seed=3, state="diverged")
+    at.run()
+    assert not at.exception, page
+
+
+def test_home_lists_recent_runs_and_sidebar_shows_the_queue(store_root):
+    done = make_run(store_root, cell="gru", seed=1)
+    running = make_run(store_root, cell="lstm", seed=2, epochs=6, state="running")
+    at = open_app()
+    assert not at.exception
+    queries = [p.proto.query_string for p in at.get("page_link")]
+    assert f"run={done}" in queries and f"run={running}" in queries
+    bars = at.sidebar.get("progress")
+    assert len(bars) == 1
+    assert bars[0].proto.value == 50  # 3 of 6 epochs
+    assert "epoch 3/6" in bars[0].proto.text and "seed 2" in bars[0].proto.text
+
+
+def test_sidebar_names_the_gpu_from_nvidia_smi(store_root, tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    st.cache_resource.clear()
+    at = open_app()
+    st.cache_resource.clear()  # the next test must probe again
+    assert "Training device:** NVIDIA H100 80GB HBM3" in sidebar_text(at)
+
+
+NO_TF_SCRIPT = """
+import sys
+from streamlit.testing.v1 import AppTest
+from fakes import make_run
+root = sys.argv[1]
+for cell in ("lstm", "gru"):
+    make_run(root, cell=cell, seed=0)
+at = AppTest.from_file(sys.argv[2], default_timeout=60).run()
+for page in sys.argv[3:]:
+    at.switch_page(page).run()
+    assert not at.exception, page
+heavy = sorted(m for m in ("tensorflow", "keras", "yfinance") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+@pytest.mark.slow
+def test_the_server_never_loads_tensorflow(store_root):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+    out = subprocess.run(
+        [sys.executable, "-c", NO_TF_SCRIPT, str(store_root), str(APP), *MY_PAGES],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "HEAVY []" in out.stdout

@@ -1,0 +1,107 @@
+"""Train page: renders, validates uploads, and trains one small real run end to end."""
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fakes import make_run
+from streamlit.testing.v1 import AppTest
+
+from core.runs import RunStore
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+MAX_CSV_BYTES = 20 * 2**20  # pages/train.py: importing a page would run it, so it is restated
+
+
+def open_train() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    return at.switch_page("pages/train.py").run()
+
+
+def use_csv(at: AppTest, content: bytes) -> AppTest:
+    at.radio(key="train_source").set_value("CSV upload").run()
+    at.file_uploader(key="train_csv").set_value(("prices.csv", content, "text/csv"))
+    return at.run()
+
+
+def csv_bytes(n: int = 300) -> bytes:
+    dates = pd.bdate_range("2012-01-02", periods=n)
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, n)))
+    return (
+        pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "close": close})
+        .to_csv(index=False)
+        .encode()
+    )
+
+
+def test_renders_bundled_data_with_split_preview(store_root):
+    at = open_train()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="train_sample_ticker").value == "^GSPC"
+    assert len(at.get("plotly_chart")) == 1  # the preview with train/val/test shading
+    assert not any("cuDNN" in i.value for i in at.info)  # LSTM keeps the fused kernel
+    at.selectbox(key="train_cell").set_value("rnn")
+    at.run()  # inside a form nothing changes until it is submitted
+    assert not any("cuDNN" in i.value for i in at.info)
+
+
+def test_csv_upload_too_big_or_malformed_is_a_clear_error(store_root):
+    at = use_csv(open_train(), b"date,close\n" + b"2020-01-01,1\n" * (MAX_CSV_BYTES // 13 + 1))
+    assert not at.exception
+    assert "the limit is 20 MB" in at.error[0].value
+    at = use_csv(open_train(), b"\x00\x01 this is not a price file")
+    assert not at.exception
+    assert at.error and "Traceback" not in at.error[0].value
+
+
+def test_csv_upload_previews_and_names_its_hash(store_root):
+    at = use_csv(open_train(), csv_bytes())
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_finished_run_shows_metrics_and_results_link(store_root):
+    rid = make_run(store_root, cell="gru", seed=2)
+    at = open_train()
+    at.session_state["train_run_id"] = rid
+    at.run()
+    assert not at.exception
+    assert any(s.value == "Training finished." for s in at.success)
+    assert [m.label for m in at.metric][:3] == ["Test RMSE (price)", "Naive RMSE", "Skill vs naive"]
+    link = at.get("page_link")[-1]
+    assert link.proto.query_string == f"run={rid}"
+
+
+@pytest.mark.slow
+def test_submit_a_small_run_and_watch_it_finish(store_root):
+    at = open_train()
+    at.date_input(key="train_dates_sample").set_value((dt.date(2017, 1, 1), dt.date(2018, 12, 31)))
+    at.run()
+    at.number_input(key="train_lookback").set_value(10)
+    at.number_input(key="train_units").set_value(4)
+    at.number_input(key="train_epochs").set_value(1)
+    at.selectbox(key="train_cell").set_value("rnn")
+    at.button(key="train_submit").click().run()
+    assert not at.exception and not at.error
+    assert any("SimpleRNN has no fused cuDNN kernel" in i.value for i in at.info)
+    rid = at.session_state["train_run_id"]
+    deadline = time.monotonic() + 120
+    while RunStore().status(rid).get("state") in ("queued", "running"):
+        assert time.monotonic() < deadline, "the 1-epoch run did not finish in 120 s"
+        time.sleep(1.0)
+        at.run()
+        assert not at.exception
+    at.run()
+    assert RunStore().status(rid)["state"] == "done", RunStore().status(rid)
+    assert any(s.value == "Training finished." for s in at.success)
+    assert float(at.metric[0].value) > 0  # test RMSE in price units
+    # The same submission again is a cache hit: nothing retrains.
+    at.button(key="train_submit").click().run()
+    assert at.session_state["train_run_id"] == rid
+    assert any(s.value.startswith("Served from the run store: trained before") for s in at.success)
+    at.query_params["run"] = rid
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
