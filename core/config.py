@@ -53,7 +53,9 @@ class DataSpec:
     csv_sha256: str | None = None  # csv only: content hash of the upload in the store's data area
     start: str | None = None  # ISO date, inclusive; None = from the first row
     end: str | None = None  # ISO date, inclusive; None = to the last row
-    features: tuple[str, ...] = ("close",)  # close: log return (or level); ohlc adds intraday ranges
+    features: tuple[str, ...] = (
+        "close",
+    )  # close: log return (or level); ohlc adds intraday ranges
     target: str = "return"  # next-day log return; "price" = scaled price level (easy to fool)
     lookback: int = 30  # T input days per window; 30 trains fast and covers ~6 weeks
     val_frac: float = 0.15  # chronological: train | val | test
@@ -108,7 +110,9 @@ class ModelSpec:
             raise SpecError(f"dropout must be at least 0 and below 1, got {self.dropout!r}")
         _in_range("recurrent_dropout", self.recurrent_dropout, 0.0, 0.999999, float)
         if not isinstance(self.unit_forget_bias, bool):
-            raise SpecError(f"unit_forget_bias must be true or false, got {self.unit_forget_bias!r}")
+            raise SpecError(
+                f"unit_forget_bias must be true or false, got {self.unit_forget_bias!r}"
+            )
         _one_of("activation", self.activation, ACTIVATIONS)
 
 
@@ -129,7 +133,9 @@ class TrainSpec:
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)):
             raise SpecError(f"learning rate must be a number above 0, got {self.learning_rate!r}")
         if not 0 < self.learning_rate <= 1e3:
-            raise SpecError(f"learning rate must be above 0 (and at most 1000), got {self.learning_rate!r}")
+            raise SpecError(
+                f"learning rate must be above 0 (and at most 1000), got {self.learning_rate!r}"
+            )
         _in_range("batch_size", self.batch_size, 1, 8192)
         _in_range("epochs", self.epochs, 1, 1000)
         if self.clipnorm is not None:
