@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from fakes import make_run
+from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_sidebar_names_the_gpu_from_nvidia_smi(store_root, tmp_path, monkeypatch
 NO_TF_SCRIPT = """
 import sys
 from streamlit.testing.v1 import AppTest
-from fakes import make_run
+from tests.fakes import make_run
 root = sys.argv[1]
 for cell in ("lstm", "gru"):
     make_run(root, cell=cell, seed=0)

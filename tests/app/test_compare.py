@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fakes import make_run
+from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "app.py"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fakes import make_run
+from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fakes import make_run
+from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore

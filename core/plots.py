@@ -1,0 +1,407 @@
+"""Figures as pure functions: data in, plotly ``go.Figure`` out; no streamlit, no keras.
+
+Every function accepts empty input and then returns a figure that says "no data yet"
+instead of raising, so a page can render a run that is still queued. Backgrounds are
+transparent and text colours are left to the template, so figures read in light and
+dark themes alike.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+# Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
+CELL_COLORS: dict[str, str] = {"lstm": "#0072B2", "gru": "#E69F00", "rnn": "#009E73"}
+SPLIT_COLORS: dict[str, str] = {"train": "#999999", "val": "#CC79A7", "test": "#F0E442"}
+# Per-layer lines within one run; no cell colour, so cell identity stays unambiguous.
+LAYER_COLORS = ("#56B4E9", "#D55E00", "#CC79A7", "#009E73", "#E69F00", "#0072B2")
+NEUTRAL = "#7f7f7f"  # global norm, naive baseline, reference lines: mid-grey reads on both themes
+NO_DATA = "no data yet"
+_SPLIT_OPACITY = 0.12
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def cell_color(cell: str) -> str:
+    return CELL_COLORS.get(str(cell).lower(), NEUTRAL)
+
+
+def _base(title: str, x_title: str = "", y_title: str = "", log_y: bool = False) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(
+        title=dict(text=title),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        hovermode="x unified",
+    )
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
+    return fig
+
+
+def empty_figure(title: str = "", message: str = NO_DATA) -> go.Figure:
+    """A blank figure carrying one centred annotation; used for every empty input."""
+    fig = _base(title)
+    fig.add_annotation(
+        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=16)
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _positive(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Float array with non-positive and non-finite values as NaN, which log axes cannot show."""
+    arr = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(arr) & (arr > 0), arr, np.nan)
+
+
+def _has_rows(df: pd.DataFrame | None, *cols: str) -> bool:
+    return df is not None and len(df) > 0 and all(c in df.columns for c in cols)
+
+
+def _split_bounds(pred_df: pd.DataFrame) -> dict[str, tuple[Any, Any]]:
+    """First and last date of each split present in a predictions frame, in split order."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in ("train", "val", "test"):
+        dates = pd.to_datetime(pred_df.loc[pred_df["split"] == name, "date"])
+        if len(dates):
+            out[name] = (dates.min(), dates.max())
+    return out
+
+
+def _shade_splits(fig: go.Figure, bounds: Mapping[str, Sequence[Any]] | None) -> None:
+    for name, span in (bounds or {}).items():
+        if span is None or len(span) != 2:
+            continue
+        fig.add_vrect(
+            x0=span[0],
+            x1=span[1],
+            fillcolor=SPLIT_COLORS.get(name, NEUTRAL),
+            opacity=_SPLIT_OPACITY,
+            line_width=0,
+            layer="below",
+            annotation_text=name,
+            annotation_position="top left",
+        )
+
+
+def _with_slider(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(rangeslider=dict(visible=True, thickness=0.08))
+    return fig
+
+
+def _line(
+    fig: go.Figure, x: Any, y: Any, name: str, color: str, dash: str | None = None, **extra: Any
+) -> None:
+    """Add one line trace; ``width`` and ``markers`` are the only styling most charts vary."""
+    width, markers = extra.pop("width", None), extra.pop("markers", False)
+    line = {"color": color, "dash": dash, "width": width}
+    mode = "lines+markers" if markers else "lines"
+    line = {k: v for k, v in line.items() if v is not None}
+    fig.add_trace(go.Scatter(x=x, y=y, name=name, mode=mode, line=line, **extra))
+
+
+def price_chart(prices: pd.Series, bounds: dict | None = None, title: str = "Price") -> go.Figure:
+    """Daily price with train/val/test shaded; ``bounds`` maps split -> (first date, last date)."""
+    if prices is None or len(prices) == 0:
+        return empty_figure(title)
+    fig = _base(title, "date", "price")
+    y = prices.to_numpy(dtype=float)
+    _line(fig, prices.index, y, prices.name or "price", CELL_COLORS["lstm"], width=1.2)
+    _shade_splits(fig, bounds)
+    return _with_slider(fig)
+
+
+def predictions_chart(pred_df: pd.DataFrame, title: str = "Actual vs predicted price") -> go.Figure:
+    """Actual, predicted and naive (tomorrow = today) prices over every split, shaded."""
+    if not _has_rows(pred_df, "date", "split", "actual_price", "predicted_price"):
+        return empty_figure(title)
+    df = pred_df.sort_values("date")
+    fig = _base(title, "date", "price")
+    _line(fig, df["date"], df["actual_price"], "actual", NEUTRAL, width=1.5)
+    if "naive_price" in df.columns:
+        naive = "naive (yesterday)"  # hidden at first: it overlaps the actual line by design
+        _line(
+            fig, df["date"], df["naive_price"], naive, NEUTRAL, "dot", width=1, visible="legendonly"
+        )
+    _line(fig, df["date"], df["predicted_price"], "predicted", CELL_COLORS["lstm"], width=1.2)
+    _shade_splits(fig, _split_bounds(df))
+    return _with_slider(fig)
+
+
+def loss_chart(rows: list[dict], color: str | None = None, title: str = "Loss") -> go.Figure:
+    """Training and validation loss per epoch on a log axis (val dashed, same colour)."""
+    rows = [r for r in rows or [] if "epoch" in r]
+    if not rows:
+        return empty_figure(title)
+    color = color or CELL_COLORS["lstm"]
+    epochs = [r["epoch"] for r in rows]
+    fig = _base(title, "epoch", "loss (MSE, scaled)", log_y=True)
+    for key, name, dash in (("loss", "train loss", None), ("val_loss", "val loss", "dash")):
+        y = _positive([r.get(key, np.nan) for r in rows])
+        _line(fig, epochs, y, name, color, dash, markers=True)
+    return fig
+
+
+def _layer_names(rows: list[dict], key: str) -> list[str]:
+    """Layer keys in first-seen order, 'global' first when present."""
+    names: list[str] = []
+    for r in rows:
+        for name in r.get(key) or {}:
+            if name not in names:
+                names.append(name)
+    return sorted(names, key=lambda n: n != "global")
+
+
+def grad_norm_chart(rows: list[dict], title: str = "Gradient norm per layer") -> go.Figure:
+    """Per-layer mean gradient norm per epoch (solid) with the epoch's max (dotted), log y."""
+    rows = [r for r in rows or [] if isinstance(r.get("grad_norm"), dict) and "epoch" in r]
+    names = _layer_names(rows, "grad_norm")
+    if not names:
+        return empty_figure(title)
+    fig = _base(title, "epoch", "‖∂L/∂θ‖ (before clipping)", log_y=True)
+    epochs = [r["epoch"] for r in rows]
+    for i, name in enumerate(names):
+        color = NEUTRAL if name == "global" else LAYER_COLORS[i % len(LAYER_COLORS)]
+        stats = [r["grad_norm"].get(name) or {} for r in rows]
+        mean, top = (_positive([s.get(k, np.nan) for s in stats]) for k in ("mean", "max"))
+        _line(fig, epochs, mean, f"{name} mean", color, markers=True, legendgroup=name)
+        _line(fig, epochs, top, f"{name} max", color, "dot", width=1, legendgroup=name)
+    return fig
+
+
+def _log_ticks(z: np.ndarray) -> tuple[list[int], list[str]]:
+    finite = z[np.isfinite(z)]
+    lo, hi = int(np.floor(finite.min())), int(np.ceil(finite.max()))
+    step = max(1, (hi - lo) // 8)  # at most ~9 labels however wide the range
+    vals = list(range(lo, hi + 1, step))
+    return vals, [f"10<sup>{k}</sup>" for k in vals]
+
+
+def gtt_heatmap(gtt: dict, title: str = "Gradient through time (epoch × lag)") -> go.Figure:
+    """log10 of g_k = mean ‖∂L/∂x_{T-1-k}‖ per probed epoch and lag; colourbar labelled 10^k."""
+    norms = np.asarray((gtt or {}).get("norms") or [], dtype=float)
+    if norms.ndim != 2 or norms.size == 0:
+        return empty_figure(title)
+    z = np.log10(_positive(norms))
+    if not np.isfinite(z).any():
+        return empty_figure(title, "all gradients through time are zero")
+    lags = gtt.get("lags") or list(range(norms.shape[1]))
+    epochs = gtt.get("epochs") or list(range(1, norms.shape[0] + 1))
+    tickvals, ticktext = _log_ticks(z)
+    fig = _base(title, "lag k (steps back from the last input)", "epoch")
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=lags,
+            y=epochs,
+            colorscale="Viridis",
+            customdata=norms,
+            hovertemplate="epoch %{y}, lag %{x}<br>g = %{customdata:.3e}<extra></extra>",
+            colorbar=dict(title=dict(text="‖∂L/∂x‖"), tickvals=tickvals, ticktext=ticktext),
+        )
+    )
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def gtt_lines(
+    series: dict[str, tuple[Sequence[float], str]], title: str = "Gradient through time"
+) -> go.Figure:
+    """g_k vs lag k on a log axis, one line per label coloured by its cell; a steep fall = vanishing."""
+    if not series:
+        return empty_figure(title)
+    fig = _base(title, "lag k (steps back from the last input)", "‖∂L/∂x_{T-1-k}‖", log_y=True)
+    seen: dict[str, int] = {}
+    for label, (norms, cell) in series.items():
+        if norms is None or len(norms) == 0:
+            continue
+        dash = _DASHES[seen.get(cell, 0) % len(_DASHES)]  # same cell, several runs: vary the dash
+        seen[cell] = seen.get(cell, 0) + 1
+        _line(fig, list(range(len(norms))), _positive(norms), label, cell_color(cell), dash=dash)
+    return fig if fig.data else empty_figure(title)
+
+
+def _gate_names(rows: list[dict], layer: str) -> list[str]:
+    blocks = [(r.get("spectral_radius_blocks") or {}).get(layer) or {} for r in rows]
+    return list(dict.fromkeys(g for b in blocks for g in b))
+
+
+def spectral_chart(
+    rows: list[dict], title: str = "Spectral radius of recurrent kernels"
+) -> go.Figure:
+    """ρ per recurrent layer over epochs (max over its gate blocks, solid) and per gate block
+    (dotted, from ``spectral_radius_blocks``); the dashed line ρ = 1 is the border."""
+    rows = [r for r in rows or [] if isinstance(r.get("spectral_radius"), dict) and "epoch" in r]
+    names = _layer_names(rows, "spectral_radius")
+    if not names:
+        return empty_figure(title)
+    fig = _base(title, "epoch", "ρ (max |eigenvalue|)")
+    epochs = [r["epoch"] for r in rows]
+    for i, name in enumerate(names):
+        color = LAYER_COLORS[i % len(LAYER_COLORS)]
+        ys = np.asarray([r["spectral_radius"].get(name) for r in rows], dtype=float)  # None: NaN
+        _line(fig, epochs, ys, name, color, markers=True, legendgroup=name)
+        gates = _gate_names(rows, name)
+        for gate in gates if len(gates) > 1 else []:
+            blocks = [(r.get("spectral_radius_blocks") or {}).get(name) or {} for r in rows]
+            ys = np.asarray([b.get(gate) for b in blocks], dtype=float)
+            _line(fig, epochs, ys, f"{name}/{gate}", color, "dot", width=1, legendgroup=name)
+    fig.add_hline(y=1.0, line_dash="dash", line_color=NEUTRAL, annotation_text="ρ = 1")
+    return fig
+
+
+def residual_hist(
+    pred_df: pd.DataFrame, split: str = "test", title: str | None = None
+) -> go.Figure:
+    """Histogram of price errors (actual − predicted) beside the naive baseline's errors."""
+    title = title or f"Residuals ({split})"
+    if not _has_rows(pred_df, "split", "actual_price", "predicted_price"):
+        return empty_figure(title)
+    df = pred_df[pred_df["split"] == split]
+    if df.empty:
+        return empty_figure(title)
+    fig = _base(title, "actual − predicted price", "days")
+    fig.add_trace(
+        go.Histogram(
+            x=df["actual_price"] - df["predicted_price"],
+            name="model",
+            marker_color=CELL_COLORS["lstm"],
+            opacity=0.7,
+        )
+    )
+    if "naive_price" in df.columns:
+        fig.add_trace(
+            go.Histogram(
+                x=df["actual_price"] - df["naive_price"],
+                name="naive",
+                marker_color=NEUTRAL,
+                opacity=0.5,
+            )
+        )
+    fig.update_layout(barmode="overlay", hovermode="closest")
+    return fig
+
+
+def _hex_rgba(color: str, alpha: float) -> str:
+    h = color.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _seed_matrix(runs: list[list[dict]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, seeds × epochs) with NaN where a seed stopped early."""
+    n = max((len(rows) for rows in runs), default=0)
+    mat = np.full((len(runs), n), np.nan)
+    for i, rows in enumerate(runs):
+        for j, r in enumerate(rows):
+            value = r.get(key)
+            mat[i, j] = value if isinstance(value, (int, float)) else np.nan
+    return np.arange(1, n + 1), mat
+
+
+def _band(fig: go.Figure, x: Any, upper: Any, lower: Any, color: str, group: str) -> None:
+    """A filled band between two invisible lines (the second fills to the first)."""
+    for y, fill in ((upper, None), (lower, "tonexty")):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                line=dict(width=0),
+                fill=fill,
+                fillcolor=_hex_rgba(color, 0.2),
+                showlegend=False,
+                legendgroup=group,
+                hoverinfo="skip",
+            )
+        )
+
+
+def val_loss_band(
+    per_cell: dict[str, list[list[dict]]],
+    key: str = "val_loss",
+    title: str = "Validation loss over seeds (mean ± std)",
+) -> go.Figure:
+    """Per cell: the mean over seeds per epoch with a ± 1 std band; seeds that stopped drop out."""
+    fig = _base(title, "epoch", key, log_y=True)
+    for cell, runs in (per_cell or {}).items():
+        epochs, mat = _seed_matrix(runs or [], key)
+        if mat.size == 0 or not np.isfinite(mat).any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed reached is NaN
+            mean, std = np.nanmean(mat, axis=0), np.nanstd(mat, axis=0)
+        color, n = cell_color(cell), int(np.isfinite(mat[:, 0]).sum())
+        lower = _positive(mean - std)
+        lower = np.where(np.isfinite(lower), lower, _positive(mean) / 10)  # log axis: never 0
+        _band(fig, epochs, _positive(mean + std), lower, color, cell)
+        _line(
+            fig, epochs, _positive(mean), f"{cell} (n={n})", color, markers=True, legendgroup=cell
+        )
+    return fig if fig.data else empty_figure(title)
+
+
+def predictions_overlay(
+    per_label: dict[str, tuple[pd.DataFrame, str]], title: str = "Test-split predictions"
+) -> go.Figure:
+    """Actual test prices once, then each run's predictions coloured by its cell."""
+    fig = _base(title, "date", "price")
+    seen: dict[str, int] = {}
+    for label, (pred_df, cell) in (per_label or {}).items():
+        if not _has_rows(pred_df, "date", "split", "actual_price", "predicted_price"):
+            continue
+        df = pred_df[pred_df["split"] == "test"].sort_values("date")
+        if df.empty:
+            continue
+        if not fig.data:
+            _line(fig, df["date"], df["actual_price"], "actual", NEUTRAL, width=2)
+        dash = _DASHES[seen.get(cell, 0) % len(_DASHES)]
+        seen[cell] = seen.get(cell, 0) + 1
+        _line(fig, df["date"], df["predicted_price"], label, cell_color(cell), dash=dash, width=1.2)
+    return _with_slider(fig) if fig.data else empty_figure(title)
+
+
+def _theory_lines(
+    series: Mapping[str, Sequence[float]], fig: go.Figure, color: str | None = None, dash=None
+) -> None:
+    for i, (label, values) in enumerate(series.items()):
+        if values is not None and len(values) > 0:
+            c = color or LAYER_COLORS[i % len(LAYER_COLORS)]
+            x, y = list(range(len(values))), _positive(values)
+            _line(fig, x, y, label, c, dash=dash, markers=True, marker=dict(size=4))
+
+
+def theory_power_chart(
+    series: Mapping[str, Sequence[float]], title: str = "‖Wⁿx‖ vs n"
+) -> go.Figure:
+    """‖Wⁿx‖ for n = 0…N per label (e.g. 'ρ = 0.9', 'same signs, ρ = 1.1'), log y."""
+    fig = _base(title, "n (steps)", "‖Wⁿx‖", log_y=True)
+    _theory_lines(series or {}, fig)
+    if not fig.data:
+        return empty_figure(title)
+    fig.add_hline(y=1.0, line_dash="dash", line_color=NEUTRAL, annotation_text="‖x‖ = 1")
+    return fig
+
+
+def theory_tanh_chart(
+    series: Mapping[str, Sequence[float]],
+    reference: Mapping[str, Sequence[float]] | None = None,
+    title: str = "Scalar tanh RNN: |∂hₙ/∂h₀| vs n",
+) -> go.Figure:
+    """|∂h_n/∂h_0| for n = 0…N per label (e.g. 'w = 0.9'); ``reference`` lines dashed grey."""
+    fig = _base(title, "n (steps back)", "|∂hₙ/∂h₀|", log_y=True)
+    _theory_lines(series or {}, fig)
+    if not fig.data:
+        return empty_figure(title)
+    for label, values in (reference or {}).items():
+        _theory_lines({label: values}, fig, color=NEUTRAL, dash="dash")
+    return fig

@@ -1,0 +1,311 @@
+"""Results: one run in full. Predictions beside the naive baseline, losses, gradients, spec.
+
+Pick a run in the selector or open ?run=<id>. Everything shown is read from the run store;
+reads are cached per run id and modification time, so a finished run renders at once and a
+running one shows its newest epochs on refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import plots
+from core.config import check_run_id
+from core.errors import UserError
+from core.runs import RunStore
+from pages.ui import cell_badge, cell_color, empty_state, get_store, run_label, show_error
+
+KEY = "results_run"
+HELP_PICK = "pick a run from the list below, or open one from the Runs page"
+
+
+def _stamp(run_dir: Any) -> float:
+    """Newest modification time in the run directory: the cache key of its contents."""
+    try:
+        with os.scandir(run_dir) as entries:
+            return max((e.stat().st_mtime for e in entries), default=0.0)
+    except FileNotFoundError:
+        return 0.0
+
+
+def _read(problems: list[str], name: str, reader: Any, *args: Any) -> Any:
+    # A hand-edited or half-copied file must give a message, never a traceback.
+    try:
+        return reader(*args)
+    except Exception as exc:  # any unreadable file is reported the same way
+        problems.append(f"{name} could not be read ({type(exc).__name__})")
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def load_run(root: str, run_id: str, stamp: float) -> dict[str, Any]:
+    """Every artifact of one run; ``stamp`` (newest mtime) invalidates the cache on change."""
+    store = RunStore(root)
+    problems: list[str] = []
+    return {
+        "record": _read(problems, "spec.json", store.read_json, run_id, "spec.json"),
+        "metrics": _read(problems, "metrics.jsonl", store.metrics, run_id) or [],
+        "gtt": _read(problems, "gradients_through_time.json", store.gradients_through_time, run_id),
+        "pred": _read(problems, "predictions.parquet", store.predictions, run_id),
+        "summary": _read(problems, "summary.json", store.summary, run_id),
+        "complete": bool(_read(problems, "checksums", store.is_complete, run_id)),
+        "has_model": store.model_path(run_id).exists(),
+        "problems": problems,
+    }
+
+
+def _from_query(ids: list[str]) -> str | None:
+    """The ?run= id when it names a run here; otherwise an error that says what to do."""
+    raw = st.query_params.get("run")
+    if raw is None:
+        return None
+    try:
+        rid = check_run_id(raw)
+        if rid not in ids:
+            raise UserError(f"there is no run {rid} in this store: {HELP_PICK}")
+        return rid
+    except UserError as exc:
+        show_error(exc)
+        return None
+
+
+def _pick_run(runs: list[dict]) -> str:
+    ids = [str(r["run_id"]) for r in runs]
+    labels = {str(r["run_id"]): run_label(r) for r in runs}
+    wanted = _from_query(ids)
+    if st.session_state.get(KEY) not in ids:
+        st.session_state.pop(KEY, None)  # a deleted run must not linger in the selector
+    if wanted and st.session_state.get(KEY) != wanted:
+        st.session_state[KEY] = wanted
+    # The callback runs before the rerun, so the URL already names the new choice when
+    # _from_query reads it; otherwise the old ?run= would snap the selector back.
+    rid = st.selectbox("Run", ids, format_func=labels.get, key=KEY, on_change=_sync_url)
+    st.query_params["run"] = rid  # the URL always names what is on screen: shareable
+    return rid
+
+
+def _sync_url() -> None:
+    st.query_params["run"] = st.session_state[KEY]
+
+
+def _state_banner(status: dict, data: dict) -> None:
+    state, error = status.get("state"), status.get("error") or "no reason recorded"
+    epoch, epochs = status.get("epoch") or 0, status.get("epochs") or "?"
+    if state == "queued":
+        st.info("Queued: waiting for a free worker. Refresh to see epochs as they finish.")
+    elif state == "running":
+        st.info(f"Training: epoch {epoch}/{epochs}. The charts show the epochs so far; refresh.")
+    elif state == "failed":
+        st.error(f"This run failed: {error}. Check its settings and train it again on Train.")
+    elif state == "cancelled":
+        st.warning(
+            f"This run was cancelled after epoch {epoch}/{epochs}: train it again to finish."
+        )
+    elif state == "diverged":
+        st.warning(
+            "Training diverged: the loss became NaN or blew up, the exploding gradient problem. "
+            "Train again with a lower learning rate or gradient clipping (clipnorm ≈ 1)."
+        )
+    elif state == "done" and not data.get("complete"):
+        st.error(
+            "This run's files are damaged or incomplete (a checksum or file does not match): "
+            "delete it on the Runs page and train it again."
+        )
+    elif state != "done":
+        st.error(f"This run has no readable status ({state}): delete it on the Runs page.")
+    for problem in data.get("problems", []):
+        st.warning(f"{problem}: that part is not shown.")
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    return pattern.format(value) if isinstance(value, (int, float)) else "n/a"
+
+
+def _error_card(col: Any, label: str, value: Any, naive: Any, pattern: str) -> None:
+    """Lower is better: delta_color inverse shows a smaller error than naive in green."""
+    delta = None
+    if isinstance(value, (int, float)) and isinstance(naive, (int, float)):
+        delta = pattern.replace("{:", "{:+").format(value - naive) + " vs naive"
+    col.metric(
+        label,
+        _fmt(value, pattern),
+        delta=delta,
+        delta_color="inverse",
+        help=f"Naive (tomorrow = today): {_fmt(naive, pattern)}",
+    )
+
+
+def metric_cards(m: dict) -> None:
+    cols = st.columns(5)
+    _error_card(cols[0], "RMSE", m.get("rmse"), m.get("naive_rmse"), "{:.2f}")
+    _error_card(cols[1], "MAE", m.get("mae"), m.get("naive_mae"), "{:.2f}")
+    _error_card(cols[2], "MAPE", m.get("mape"), m.get("naive_mape"), "{:.3f}%")
+    da = m.get("directional_accuracy")
+    cols[3].metric(
+        "Directional accuracy",
+        _fmt(da, "{:.1%}"),
+        delta=_fmt(None if da is None else (da - 0.5) * 100, "{:+.1f} pts vs coin flip"),
+        help="Share of test days whose predicted return has the right sign. The naive forecast "
+        "(zero return) calls no direction, so the fair reference is a coin flip (50%).",
+    )
+    skill = m.get("skill")
+    cols[4].metric(
+        "Skill vs naive",
+        _fmt(skill, "{:+.4f}"),
+        delta="beats naive" if (skill or 0) > 0 else "no better than naive",
+        delta_color="green" if (skill or 0) > 0 else "red",
+        delta_arrow="up" if (skill or 0) > 0 else "down",
+        help="1 − RMSE_model / RMSE_naive on test prices: above 0 beats tomorrow = today.",
+    )
+    st.caption(
+        f"Naive baseline on the same {m.get('n', '?')} test days: RMSE "
+        f"{_fmt(m.get('naive_rmse'), '{:.2f}')} · MAE {_fmt(m.get('naive_mae'), '{:.2f}')} · "
+        f"MAPE {_fmt(m.get('naive_mape'), '{:.3f}%')} · return RMSE "
+        f"{_fmt(m.get('naive_return_rmse'), '{:.5f}')} (model {_fmt(m.get('return_rmse'), '{:.5f}')})"
+    )
+
+
+def lag_words(m: dict) -> None:
+    lc = m.get("lag_check") or {}
+    today, yesterday, gap = lc.get("corr_today"), lc.get("corr_yesterday"), lc.get("gap")
+    if gap is None:
+        st.info("Lag check unavailable: the predictions are constant on the test split.")
+    elif gap > 0:
+        st.warning(
+            f"Lag check: the predictions follow **yesterday's** price (corr {yesterday:.4f}) more "
+            f"closely than the day they forecast (corr {today:.4f}). The model mostly echoes "
+            "yesterday: the naive forecast in disguise, however close the lines look."
+        )
+    else:
+        st.success(
+            f"Lag check: the predictions follow the forecast day (corr {today:.4f}) at least as "
+            f"closely as yesterday's price (corr {yesterday:.4f}): not a mere echo of yesterday."
+        )
+    if isinstance(m.get("skill"), (int, float)) and m["skill"] <= 0:
+        st.warning("On the test split this model does not beat tomorrow = today (skill ≤ 0).")
+
+
+def training_charts(rows: list[dict], cell: str) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(plots.loss_chart(rows, color=cell_color(cell)), key="res_loss")
+    right.plotly_chart(plots.grad_norm_chart(rows), key="res_grad_norm")
+    clipped = [r.get("clipped_fraction") for r in rows if r.get("clipped_fraction") is not None]
+    if clipped and max(clipped) > 0:
+        st.caption(f"Gradient clipping acted on up to {max(clipped):.0%} of an epoch's steps.")
+
+
+def gradient_charts(gtt: dict | None, rows: list[dict], cell: str) -> None:
+    st.caption(
+        "g_k = mean over the probe batch of ‖∂L/∂x_{T−1−k}‖: how much the loss still feels the "
+        "input k steps back. A steep fall on the log axis is the vanishing gradient."
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(plots.gtt_heatmap(gtt or {}), key="res_gtt_heatmap")
+    norms = (gtt or {}).get("norms") or []
+    epochs = (gtt or {}).get("epochs") or list(range(1, len(norms) + 1))
+    last = {f"epoch {epochs[-1]}": (norms[-1], cell)} if norms and epochs else {}
+    right.plotly_chart(
+        plots.gtt_lines(last, title="Gradient through time, last epoch"), key="res_gtt_last"
+    )
+    st.plotly_chart(plots.spectral_chart(rows), key="res_spectral")
+    st.caption("ρ > 1 lets signals and gradients grow through time, ρ < 1 shrinks them.")
+
+
+def spec_table(record: dict) -> pd.DataFrame:
+    rows = [
+        {"section": section, "setting": key, "value": json.dumps(value)}
+        for section, fields in (record.get("spec") or {}).items()
+        for key, value in (fields or {}).items()
+    ]
+    rows.append(
+        {
+            "section": "data",
+            "setting": "fingerprint",
+            "value": str(record.get("data_fingerprint", "?"))[:16] + "…",
+        }
+    )
+    for pkg, version in (record.get("versions") or {}).items():
+        rows.append({"section": "versions", "setting": pkg, "value": str(version)})
+    return pd.DataFrame(rows, columns=["section", "setting", "value"])
+
+
+def downloads(rid: str, data: dict) -> None:
+    cols = st.columns(3)
+    pred, record = data.get("pred"), data.get("record")
+    if pred is not None:
+        cols[0].download_button(
+            "Predictions (CSV)",
+            pred.to_csv(index=False),
+            f"{rid}_predictions.csv",
+            "text/csv",
+            key="res_dl_pred",
+            on_click="ignore",
+        )
+    if data.get("has_model"):
+        # A callable: the model's bytes are read only when someone clicks.
+        cols[1].download_button(
+            "Model (.keras)",
+            get_store().model_path(rid).read_bytes,
+            f"{rid}.keras",
+            "application/octet-stream",
+            key="res_dl_model",
+            on_click="ignore",
+        )
+    if record is not None:
+        cols[2].download_button(
+            "Spec (JSON)",
+            json.dumps(record, indent=1, sort_keys=True),
+            f"{rid}_spec.json",
+            "application/json",
+            key="res_dl_spec",
+            on_click="ignore",
+        )
+
+
+def render(rid: str, status: dict, data: dict) -> None:
+    record = data.get("record") or {}
+    cell = ((record.get("spec") or {}).get("model") or {}).get("cell", "lstm")
+    cell_badge(cell)
+    _state_banner(status, data)
+    rows, pred, summary = data.get("metrics") or [], data.get("pred"), data.get("summary") or {}
+    st.subheader("Predictions")
+    if pred is not None:
+        st.plotly_chart(plots.predictions_chart(pred), key="res_pred")
+    metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
+    if metrics:
+        metric_cards(metrics)
+        lag_words(metrics)
+    elif pred is None and status.get("state") in ("queued", "running"):
+        st.info("No predictions yet: they are written when training finishes.")
+    st.subheader("Training")
+    training_charts(rows, cell)
+    st.subheader("Gradients")
+    gradient_charts(data.get("gtt"), rows, cell)
+    if pred is not None:
+        st.plotly_chart(plots.residual_hist(pred, "test"), key="res_resid")
+    st.subheader("Spec and downloads")
+    if record:
+        st.dataframe(spec_table(record), hide_index=True, key="res_spec")
+    downloads(rid, data)
+
+
+st.title("Results")
+try:
+    store = get_store()
+    runs = store.list_runs()
+except UserError as exc:
+    show_error(exc)
+    st.stop()
+if not runs:
+    empty_state("No runs yet: train one, then its results appear here.")
+    st.stop()
+run = _pick_run(runs)
+try:
+    render(run, store.status(run), load_run(str(store.root), run, _stamp(store.run_dir(run))))
+except UserError as exc:
+    show_error(exc)

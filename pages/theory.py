@@ -1,0 +1,114 @@
+"""Theory: why gradients vanish or explode through time, live and instant (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import plots, theory
+from core.errors import UserError
+from pages.ui import RESULTS_PAGE, empty_state, get_store, page_link, run_label, show_error
+
+SIZE = 6  # small enough to print both matrices; the behaviour is the same at any size
+MAX_LINKS = 6  # own runs linked at the bottom; the Runs page lists all
+
+
+def _matrix_frame(w: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(np.round(w, 2), columns=[f"{j}" for j in range(w.shape[1])])
+
+
+def power_section() -> None:
+    st.subheader("1 · Repeated multiplication: ‖Wⁿx‖")
+    st.markdown(
+        "Backpropagation through time multiplies the gradient by the recurrent Jacobian once "
+        "per step. Without the activation's slope that is multiplying by W again and again, "
+        "and for large n ‖Wⁿx‖ behaves like ρ(W)ⁿ, where the **spectral radius** ρ is the "
+        "largest |eigenvalue|. ρ < 1: the gradient vanishes; ρ > 1: it explodes. **The spectral "
+        "radius decides, not the sign of the weights**: the second matrix has exactly the same "
+        "sign in every entry (it is the first times a positive constant), yet a different ρ "
+        "and the opposite fate."
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    rho = c1.slider("ρ of W", 0.5, 1.5, 0.9, 0.05, key="theory_rho")
+    rho2 = c2.slider("ρ of the same-signs matrix", 0.5, 1.5, 1.1, 0.05, key="theory_rho2")
+    n_max = c3.slider("steps n", 10, 100, 50, 5, key="theory_n")
+    seed = int(c4.number_input("seed", 0, 10_000, 0, 1, key="theory_seed"))
+    w = theory.random_matrix(rho, SIZE, seed)
+    w2 = theory.same_signs_other_radius(w, rho2)
+    x = theory.unit_vector(SIZE, seed)
+    norms, norms2 = theory.power_norms(w, x, n_max), theory.power_norms(w2, x, n_max)
+    left, right = st.columns([3, 2])
+    series = {f"W, ρ = {rho:.2f}": norms, f"same signs, ρ = {rho2:.2f}": norms2}
+    left.plotly_chart(plots.theory_power_chart(series), key="theory_power")
+    left.caption(
+        f"Measured growth per step over the last half: {theory.growth_rate(norms):.3f} and "
+        f"{theory.growth_rate(norms2):.3f}, i.e. ρ. Early steps can differ (non-normal W)."
+    )
+    right.markdown(f"**W** (ρ = {rho:.2f})")
+    right.dataframe(_matrix_frame(w), hide_index=True, key="theory_w_matrix")
+    right.markdown(f"**Same signs**, ρ = {rho2:.2f} (W × {rho2 / rho:.3f})")
+    right.dataframe(_matrix_frame(w2), hide_index=True, key="theory_w2_matrix")
+
+
+def tanh_section() -> None:
+    st.subheader("2 · A scalar tanh RNN: ∂hₙ/∂h₀")
+    st.markdown(
+        "For h_t = tanh(w·h_{t−1} + x_t) each step back multiplies the gradient by "
+        "w·(1 − h_t²). Since tanh′ ≤ 1, |w| < 1 always vanishes. A large |w| does not simply "
+        "explode either: it drives h into saturation where tanh′ ≈ 0, so the product usually "
+        "vanishes there too. The dashed line is the same w without tanh, |w|ⁿ."
+    )
+    c1, c2 = st.columns(2)
+    w = c1.slider("recurrent weight w", -3.0, 3.0, 0.9, 0.05, key="theory_w")
+    x_scale = c2.slider("input size (std of x_t)", 0.0, 2.0, 0.5, 0.1, key="theory_xscale")
+    n_max = int(st.session_state.get("theory_n", 50))
+    series = {f"tanh RNN, w = {w:.2f}": theory.tanh_rnn_jacobian(w, n_max, x_scale=x_scale)}
+    reference = {f"linear, |w|ⁿ = {abs(w):.2f}ⁿ": theory.linear_rnn_jacobian(w, n_max)}
+    st.plotly_chart(plots.theory_tanh_chart(series, reference), key="theory_tanh")
+
+
+def gates_and_clipping() -> None:
+    st.subheader("3 · Why gates help, and what clipping does")
+    st.markdown(
+        "An LSTM carries a cell state along an **additive** path: "
+        "c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, so ∂c_t/∂c_{t−1} = f_t (elementwise), with no "
+        "weight matrix and no squashing in between. When the forget gate f stays near 1 the "
+        "gradient passes many steps almost unchanged; the network learns when to forget. "
+        "That is why Keras starts the forget-gate bias at 1 (unit_forget_bias). A GRU does the "
+        "same with its update gate: h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ h̃_t.\n\n"
+        "**Gradient clipping** rescales the gradient when its norm exceeds a threshold. It "
+        "stops *exploding* gradients from wrecking a step, but it cannot bring back a gradient "
+        "that has *vanished*: scaling a tiny vector down changes nothing. Vanishing needs a "
+        "different path for the gradient (gates), not a cap."
+    )
+
+
+def own_runs() -> None:
+    st.subheader("4 · Your own runs")
+    st.markdown(
+        "Open a finished run's **Gradients** section: the gradient-through-time line is this "
+        "page's curve measured on a real network. SimpleRNN falls steeply with the lag; LSTM "
+        "and GRU much less."
+    )
+    try:
+        runs = [r for r in get_store().list_runs() if r.get("state") == "done"]
+    except UserError as exc:
+        show_error(exc)
+        return
+    if not runs:
+        empty_state("No finished runs yet: train a SimpleRNN and an LSTM, then come back.")
+        return
+    for row in runs[:MAX_LINKS]:
+        page_link(RESULTS_PAGE, label=run_label(row), query_params={"run": row["run_id"]})
+    page_link("pages/runs.py", label="All runs", icon=":material/folder_open:")
+
+
+st.title("Theory: vanishing and exploding gradients")
+try:
+    power_section()
+    tanh_section()
+except UserError as exc:
+    show_error(exc)
+gates_and_clipping()
+own_runs()

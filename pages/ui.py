@@ -1,0 +1,109 @@
+"""Shared UI helpers for every page: the run store, errors, cell badges, run labels.
+
+No numeric logic lives here; pages call core for that. Never imports tensorflow/keras.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+from core import plots
+from core.errors import UserError
+
+TRAIN_PAGE = "pages/train.py"
+RESULTS_PAGE = "pages/results.py"
+
+# st.badge only knows named colours; these match the hue family of plots.CELL_COLORS.
+_BADGE_COLORS = {"lstm": "blue", "gru": "orange", "rnn": "green"}
+_CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(root: str) -> Any:
+    from core.runs import RunStore  # here, not at the top: ui must load even if the store fails
+
+    return RunStore(root)
+
+
+def get_store() -> Any:
+    """One RunStore per store root per server; keyed on the root so a changed MODELS_CACHE
+    (tests, a second deployment) never reuses the old directory."""
+    return _store_at(os.environ.get("MODELS_CACHE") or "models_cache")
+
+
+def show_error(exc: Exception) -> None:
+    """Show a user error as its message; anything else is our bug and says so."""
+    if isinstance(exc, UserError):
+        st.error(str(exc))
+    else:
+        st.error(f"Something went wrong inside Gradient Lab ({type(exc).__name__}: {exc}).")
+
+
+def cell_color(cell: str) -> str:
+    """The one colour of a cell type on every page (grey for anything unknown)."""
+    return plots.cell_color(cell)
+
+
+def cell_name(cell: str) -> str:
+    return _CELL_NAMES.get(str(cell).lower(), str(cell))
+
+
+def cell_badge(cell: str) -> None:
+    """A small coloured badge naming the cell type."""
+    st.badge(cell_name(cell), color=_BADGE_COLORS.get(str(cell).lower(), "gray"))
+
+
+def _pick(run_info: dict[str, Any], key: str, section: str) -> Any:
+    """A field from a flat RunStore.list_runs() row, else from a nested spec/summary dict."""
+    if run_info.get(key) is not None:
+        return run_info[key]
+    spec = run_info.get("spec") if isinstance(run_info.get("spec"), dict) else {}
+    nested = spec.get(section) if isinstance(spec.get(section), dict) else {}
+    return nested.get(key)
+
+
+def run_label(run_info: dict[str, Any]) -> str:
+    """One line for a selector: 'LSTM · ^GSPC · 1×32 · seed 0 · done · skill +0.012 · 3f2a…'."""
+    parts = [cell_name(_pick(run_info, "cell", "model") or "?")]
+    parts.append(str(_pick(run_info, "ticker", "data") or "?"))
+    units = _pick(run_info, "units", "model")
+    if units is not None:
+        parts.append(f"{_pick(run_info, 'layers', 'model') or 1}×{units}")
+    seed = _pick(run_info, "seed", "train")
+    if seed is not None:
+        parts.append(f"seed {seed}")
+    state = run_info.get("state")
+    if state is None and isinstance(run_info.get("status"), dict):
+        state = run_info["status"].get("state")
+    parts.append("damaged" if run_info.get("damaged") else str(state or "unknown"))
+    skill = run_info.get("skill")
+    if isinstance(skill, (int, float)):
+        parts.append(f"skill {skill:+.3f}")
+    parts.append(str(run_info.get("run_id") or run_info.get("id") or "?")[:8])
+    return " · ".join(parts)
+
+
+def page_link(
+    page: str, label: str, icon: str | None = None, query_params: dict[str, str] | None = None
+) -> None:
+    """st.page_link, falling back to a plain link when the page runs outside the router
+    (``streamlit run pages/x.py`` or an AppTest of one page), where st.page_link refuses."""
+    try:
+        st.page_link(page, label=label, icon=icon, query_params=query_params)
+    except StreamlitPageNotFoundError:
+        url = "/" + Path(page).stem  # st.navigation's url_path for a file page
+        if query_params:
+            url += "?" + urlencode(query_params)
+        st.markdown(f"[{label}]({url})")
+
+
+def empty_state(msg: str = "No runs yet: train one.", link_page: str = TRAIN_PAGE) -> None:
+    """An info box plus a link to the page that fixes the emptiness."""
+    st.info(msg)
+    page_link(link_page, label="Go to Train", icon=":material/model_training:")

@@ -1,0 +1,112 @@
+"""Results page under AppTest, on a temp store of fake runs (no TensorFlow, no network)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runs import RunStore
+from tests.fakes import make_run
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "results.py")
+
+
+def _page(run: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if run is not None:
+        at.query_params["run"] = run
+    return at.run()
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_empty_store_says_what_to_do(store_root):
+    at = _page()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+
+
+def test_finished_run_renders_everything(store_root):
+    rid = make_run(store_root, cell="gru", seed=0)
+    at = _page()
+    assert not at.exception and not _errors(at)
+    assert at.selectbox(key="results_run").value == rid
+    assert [m.label for m in at.metric] == [
+        "RMSE", "MAE", "MAPE", "Directional accuracy", "Skill vs naive",
+    ]  # fmt: skip
+    assert len(at.get("plotly_chart")) == 7  # predictions, loss, norms, gtt ×2, ρ, residuals
+    assert len(at.get("download_button")) == 3
+    assert any("Lag check" in m.value for m in list(at.warning) + list(at.success))
+    assert at.query_params["run"] == rid
+
+
+def test_query_param_selects_the_run(store_root):
+    ids = [make_run(store_root, cell=c, seed=1) for c in ("lstm", "gru", "rnn")]
+    at = _page(run=ids[1])
+    assert not at.exception and not _errors(at)
+    assert at.selectbox(key="results_run").value == ids[1]
+
+
+def test_selecting_another_run_updates_the_url(store_root):
+    a, b = make_run(store_root, seed=0), make_run(store_root, seed=1)
+    at = _page(run=a)
+    at.selectbox(key="results_run").set_value(b).run()
+    assert not at.exception
+    assert at.query_params["run"] == b
+    assert at.selectbox(key="results_run").value == b
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "0123456789abcdef", "ZZZ", ""])
+def test_bad_query_param_gives_an_error_not_a_path(store_root, bad):
+    make_run(store_root)
+    at = _page(run=bad)
+    assert not at.exception
+    [message] = _errors(at)
+    assert "pick a run from the list" in message
+    assert "/etc" not in str(Path(store_root).iterdir())  # nothing was created from the text
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [
+        ("failed", "failed: fake failure"),
+        ("cancelled", "cancelled after epoch"),
+        ("running", "Training: epoch"),
+        ("queued", "Queued"),
+        ("diverged", "diverged"),
+    ],
+)
+def test_unfinished_runs_show_a_clear_message(store_root, state, words):
+    make_run(store_root, state=state, epochs=4)
+    at = _page()
+    assert not at.exception
+    shown = [e.value for e in list(at.error) + list(at.warning) + list(at.info)]
+    assert any(words in text for text in shown), shown
+
+
+def test_damaged_run_is_reported_not_crashed(store_root):
+    rid = make_run(store_root)
+    d = RunStore(store_root).run_dir(rid)
+    (d / "predictions.parquet").write_bytes(b"not parquet")
+    (d / "gradients_through_time.json").write_text("{broken")
+    at = _page(run=rid)
+    assert not at.exception
+    assert any("damaged" in e for e in _errors(at))
+    warnings = " ".join(w.value for w in at.warning)
+    assert "predictions.parquet could not be read" in warnings
+    assert "gradients_through_time.json could not be read" in warnings
+
+
+def test_finished_run_renders_quickly(store_root):
+    rid = make_run(store_root, epochs=20, T=30)
+    _page(run=rid)  # first run pays for imports
+    start = time.perf_counter()
+    at = _page(run=rid)
+    elapsed = time.perf_counter() - start
+    assert not at.exception
+    assert elapsed < 3.0, f"results page took {elapsed:.2f}s (target 1.5s on an idle machine)"

@@ -1,0 +1,192 @@
+"""Figures: right traces, log axes where the scale spans decades, and no crash on empty input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from core import plots
+from core.runs import RunStore
+from tests.fakes import fake_prices, make_run
+
+
+@pytest.fixture
+def run(store_root):
+    """(metrics rows, gradients through time, predictions) of one fake finished GRU run."""
+    store = RunStore(store_root)
+    rid = make_run(store_root, cell="gru", epochs=4, T=8)
+    return store.metrics(rid), store.gradients_through_time(rid), store.predictions(rid)
+
+
+def _names(fig: go.Figure) -> list[str]:
+    return [t.name for t in fig.data]
+
+
+def _is_empty(fig: go.Figure) -> bool:
+    texts = [a.text for a in fig.layout.annotations]
+    return isinstance(fig, go.Figure) and not fig.data and plots.NO_DATA in texts[0]
+
+
+def test_cell_colors_are_distinct_and_cover_every_cell():
+    assert set(plots.CELL_COLORS) == {"lstm", "gru", "rnn"}
+    assert len(set(plots.CELL_COLORS.values())) == 3
+    assert set(plots.SPLIT_COLORS) == {"train", "val", "test"}
+
+
+EMPTY_CALLS = {
+    "price_chart": lambda: plots.price_chart(pd.Series(dtype=float)),
+    "predictions_chart": lambda: plots.predictions_chart(pd.DataFrame()),
+    "loss_chart": lambda: plots.loss_chart([]),
+    "grad_norm_chart": lambda: plots.grad_norm_chart([{"epoch": 1}]),
+    "gtt_heatmap": lambda: plots.gtt_heatmap({}),
+    "gtt_lines": lambda: plots.gtt_lines({}),
+    "spectral_chart": lambda: plots.spectral_chart([]),
+    "residual_hist": lambda: plots.residual_hist(None),
+    "val_loss_band": lambda: plots.val_loss_band({"lstm": [[], []]}),
+    "predictions_overlay": lambda: plots.predictions_overlay({}),
+    "theory_power_chart": lambda: plots.theory_power_chart({}),
+    "theory_tanh_chart": lambda: plots.theory_tanh_chart({"w": []}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CALLS))
+def test_empty_input_gives_a_no_data_figure(name):
+    assert _is_empty(EMPTY_CALLS[name]())
+
+
+def test_price_chart_shades_each_split_and_has_a_range_slider():
+    prices = fake_prices()["close"]
+    bounds = {
+        "train": (prices.index[0], prices.index[150]),
+        "test": (prices.index[200], prices.index[-1]),
+    }
+    fig = plots.price_chart(prices, bounds)
+    assert len(fig.data) == 1 and len(fig.data[0].y) == len(prices)
+    assert [s.fillcolor for s in fig.layout.shapes] == [
+        plots.SPLIT_COLORS["train"],
+        plots.SPLIT_COLORS["test"],
+    ]
+    assert fig.layout.xaxis.rangeslider.visible
+    assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
+
+
+def test_predictions_chart_shows_actual_predicted_naive_and_three_splits(run):
+    _, _, pred = run
+    fig = plots.predictions_chart(pred)
+    assert _names(fig) == ["actual", "naive (yesterday)", "predicted"]
+    assert len(fig.layout.shapes) == 3
+    assert fig.layout.xaxis.rangeslider.visible
+
+
+def test_loss_chart_is_log_and_drops_non_positive_values(run):
+    rows, _, _ = run
+    fig = plots.loss_chart(
+        rows + [{"epoch": 5, "loss": 0.0, "val_loss": float("nan")}], color="#123456"
+    )
+    assert fig.layout.yaxis.type == "log"
+    assert _names(fig) == ["train loss", "val loss"]
+    assert fig.data[0].line.color == "#123456"
+    assert np.isnan(fig.data[0].y[-1]) and np.isnan(fig.data[1].y[-1])
+
+
+def test_grad_norm_chart_has_mean_and_max_per_layer_global_first(run):
+    rows, _, _ = run
+    fig = plots.grad_norm_chart(rows)
+    assert fig.layout.yaxis.type == "log"
+    assert _names(fig) == [
+        "global mean",
+        "global max",
+        "head mean",
+        "head max",
+        "rnn_0 mean",
+        "rnn_0 max",
+    ]
+    assert fig.data[1].line.dash == "dot"
+    assert np.all(np.asarray(fig.data[1].y) >= np.asarray(fig.data[0].y))
+
+
+def test_gtt_heatmap_plots_log10_with_power_of_ten_colourbar(run):
+    _, gtt, _ = run
+    fig = plots.gtt_heatmap(gtt)
+    heat = fig.data[0]
+    np.testing.assert_allclose(heat.z, np.log10(np.asarray(gtt["norms"])))
+    assert list(heat.x) == gtt["lags"] and list(heat.y) == gtt["epochs"]
+    assert all(t.startswith("10<sup>") for t in heat.colorbar.ticktext)
+    assert len(heat.colorbar.tickvals) == len(heat.colorbar.ticktext)
+
+
+def test_gtt_heatmap_with_only_zeros_says_so():
+    fig = plots.gtt_heatmap({"lags": [0, 1], "epochs": [1], "norms": [[0.0, 0.0]]})
+    assert not fig.data and "zero" in fig.layout.annotations[0].text
+
+
+def test_gtt_lines_colour_by_cell_and_vary_dash_within_a_cell():
+    series = {
+        "lstm s0": ([1, 0.5, 0.25], "lstm"),
+        "lstm s1": ([1, 0.6, 0.3], "lstm"),
+        "rnn": ([1, 0.1, 0.01], "rnn"),
+    }
+    fig = plots.gtt_lines(series)
+    assert fig.layout.yaxis.type == "log"
+    assert [t.line.color for t in fig.data] == [plots.CELL_COLORS["lstm"]] * 2 + [
+        plots.CELL_COLORS["rnn"]
+    ]
+    assert fig.data[0].line.dash != fig.data[1].line.dash
+    assert list(fig.data[2].x) == [0, 1, 2]
+
+
+def test_spectral_chart_one_line_per_layer_dotted_per_gate_and_a_rho_one_line(run):
+    rows, _, _ = run
+    rows[0]["spectral_radius"]["rnn_0"] = None  # a non-finite kernel is stored as null
+    fig = plots.spectral_chart(rows)
+    assert _names(fig) == ["rnn_0", "rnn_0/h", "rnn_0/r", "rnn_0/z"]
+    assert np.isnan(fig.data[0].y[0])
+    assert [t.line.dash for t in fig.data[1:]] == ["dot"] * 3
+    assert fig.layout.shapes[0].y0 == 1.0 and fig.layout.shapes[0].line.dash == "dash"
+
+
+def test_spectral_chart_without_gate_blocks_has_one_line_per_layer():
+    rows = [{"epoch": e, "spectral_radius": {"rnn_0": 0.9, "rnn_1": 1.1}} for e in (1, 2)]
+    assert _names(plots.spectral_chart(rows)) == ["rnn_0", "rnn_1"]
+
+
+def test_residual_hist_model_and_naive_on_the_chosen_split(run):
+    _, _, pred = run
+    fig = plots.residual_hist(pred, "val")
+    n_val = int((pred["split"] == "val").sum())
+    assert _names(fig) == ["model", "naive"] and len(fig.data[0].x) == n_val
+    assert _is_empty(plots.residual_hist(pred, "nonexistent"))
+
+
+def test_val_loss_band_mean_and_std_over_seeds_with_early_stopping():
+    seeds = [[{"val_loss": v} for v in vals] for vals in ([1.0, 0.5, 0.25], [3.0, 1.5])]
+    fig = plots.val_loss_band({"gru": seeds})
+    assert fig.layout.yaxis.type == "log"
+    upper, lower, mean = fig.data
+    np.testing.assert_allclose(mean.y, [2.0, 1.0, 0.25])
+    np.testing.assert_allclose(upper.y, [3.0, 1.5, 0.25])
+    np.testing.assert_allclose(lower.y, [1.0, 0.5, 0.25])
+    assert mean.name == "gru (n=2)" and mean.line.color == plots.CELL_COLORS["gru"]
+    assert lower.fill == "tonexty"
+
+
+def test_predictions_overlay_actual_once_then_one_line_per_run(store_root):
+    store = RunStore(store_root)
+    a = store.predictions(make_run(store_root, cell="lstm", seed=0))
+    b = store.predictions(make_run(store_root, cell="gru", seed=0))
+    fig = plots.predictions_overlay({"LSTM": (a, "lstm"), "GRU": (b, "gru"), "none": (None, "rnn")})
+    assert _names(fig) == ["actual", "LSTM", "GRU"]
+    assert len(fig.data[1].x) == int((a["split"] == "test").sum())
+    assert fig.data[2].line.color == plots.CELL_COLORS["gru"]
+
+
+def test_theory_charts_are_log_scaled_lines():
+    power = plots.theory_power_chart(
+        {"ρ = 0.9": 0.9 ** np.arange(5), "ρ = 1.1": 1.1 ** np.arange(5)}
+    )
+    tanh = plots.theory_tanh_chart({"w = 0.5": 0.5 ** np.arange(5)})
+    assert power.layout.yaxis.type == tanh.layout.yaxis.type == "log"
+    assert _names(power) == ["ρ = 0.9", "ρ = 1.1"] and len(tanh.data) == 1
+    np.testing.assert_allclose(power.data[1].y, 1.1 ** np.arange(5))
