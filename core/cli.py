@@ -214,9 +214,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _worker_mode(run_dir: str) -> int:
     path = Path(run_dir)
     rid = check_run_id(path.name)
-    store = RunStore(path.parent)
-    if not path.is_dir():
+    if not path.is_dir():  # before RunStore(), which would create the parent folder
         raise UserError(f"no run directory {run_dir}: submit the run first")
+    store = RunStore(path.parent)
     from core import worker
 
     result = worker.execute(store, rid, _stderr)
@@ -249,7 +249,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     store.touch(rid)
     shown = {"run_id": rid, "status": store.status(rid), "summary": store.summary(rid)}
-    shown["spec"] = store.read_json(rid, "spec.json")
+    try:
+        shown["spec"] = store.read_json(rid, "spec.json")
+    except ValueError:  # hand-edited: still show the rest, and say what to do
+        shown["spec"] = None
+        shown["damaged"] = f"spec.json is unreadable: remove the run (runs rm {rid}) and retrain"
     text = json.dumps(shown, default=str, indent=None if args.json else 1)
     print(text)
     return 0

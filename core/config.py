@@ -25,10 +25,12 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 
 # A ticker is letters, digits and . - ^ = only: "^GSPC", "BRK-B", "EURUSD=X".
 # It is never used as a path; file names are derived from a hash of it.
-TICKER_RE = re.compile(r"^[A-Za-z0-9^.=\-]{1,20}$")
-HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
-RUN_ID_RE = re.compile(r"^[0-9a-f]{16}$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# \Z, not $: "$" also matches before a trailing newline, and "abc\n" is no id or symbol.
+# At least one letter or digit: "." and ".." are not symbols (and must never reach a URL).
+TICKER_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9^.=\-]{1,20}\Z")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}\Z")
+RUN_ID_RE = re.compile(r"^[0-9a-f]{16}\Z")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 
 
 def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -211,5 +213,6 @@ def run_id(spec: RunSpec, fingerprint: str) -> str:
 def check_run_id(value: str) -> str:
     """Return value if it looks like a run id; never let other text near a path."""
     if not isinstance(value, str) or not RUN_ID_RE.match(value):
-        raise SpecError(f"{value!r} is not a run id (16 hex characters): pick a run from the list")
+        shown = repr(value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "…")
+        raise SpecError(f"{shown} is not a run id (16 hex characters): pick a run from the list")
     return value

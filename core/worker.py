@@ -8,6 +8,7 @@ imported: a queued worker costs a small Python process, not a TensorFlow runtime
 from __future__ import annotations
 
 import contextlib
+import errno
 import time
 import traceback
 from collections.abc import Callable
@@ -23,6 +24,11 @@ Log = Callable[[str], None]
 POLL_S = 0.2  # slot polling; short enough that a freed slot is taken at once
 DIVERGED = (
     "training diverged (the loss became NaN or infinite): lower the learning rate or set clipnorm"
+)
+
+DISK_FULL = (
+    "the disk is full (no space left to write the run): free disk space or set "
+    "GRADLAB_CACHE_BUDGET_MB lower so old runs are evicted, then train again"
 )
 
 
@@ -90,14 +96,20 @@ def execute(store: RunStore, run_id: str, log: Log | None = None) -> dict[str, A
         result = _train(store, run_id, log)
     except UserError as exc:
         result = _fail(store, run_id, str(exc))
-    except Exception as exc:  # our bug: record it for the UI instead of dying silently
+    except Exception as exc:  # our bug (or a full disk): record it instead of dying silently
         log(traceback.format_exc())
-        result = _fail(store, run_id, f"internal error: {type(exc).__name__}: {exc}")
+        result = _fail(store, run_id, _internal_message(exc))
     finally:
         slot.release()
     with contextlib.suppress(Exception):  # a full disk must not turn a finished run into a failure
         store.evict()
     return result
+
+
+def _internal_message(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DISK_FULL  # the machine's disk, not our bug: say what to do
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def _fail(store: RunStore, run_id: str, message: str) -> dict[str, Any]:
