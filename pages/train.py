@@ -23,12 +23,12 @@ from core.config import (
     RunSpec,
     TrainSpec,
 )
+from core.data_csv import MAX_CSV_BYTES  # one limit: core, the page and the server agree
 from core.errors import DataError, UserError
 from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, show_error
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"
-MAX_CSV_BYTES = 20 * 2**20  # ~50 years of daily OHLCV is under 5 MB; more is not a price file
 ACTIVE = ("queued", "running")
 SOURCES = {"Bundled sample": "sample", "Yahoo Finance": "yahoo", "CSV upload": "csv"}
 TARGET_LABELS = {"return": "next-day log return", "price": "scaled price level (easy to fool)"}
