@@ -16,125 +16,102 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-# Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
-CELL_COLORS: dict[str, str] = {"lstm": "#0072B2", "gru": "#E69F00", "rnn": "#009E73"}
-SPLIT_COLORS: dict[str, str] = {"train": "#999999", "val": "#CC79A7", "test": "#F0E442"}
-# Per-layer lines within one run; no cell colour, so cell identity stays unambiguous.
-LAYER_COLORS = ("#56B4E9", "#D55E00", "#CC79A7", "#009E73", "#E69F00", "#0072B2")
-NEUTRAL = "#7f7f7f"  # global norm, naive baseline, reference lines: mid-grey reads on both themes
-NO_DATA = "no data yet"
-_SPLIT_OPACITY = 0.12
-_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+from core.plotkit import (
+    CELL_COLORS,
+    CELL_NAMES,
+    DASHES,
+    LAYER_COLORS,
+    NEUTRAL,
+    NO_DATA,
+    SPLIT_COLORS,
+    TRAIN_EVERY,
+    add_line,
+    base_figure,
+    cell_color,
+    cell_name,
+    days,
+    empty_figure,
+    f32,
+    fit_top,
+    has_rows,
+    integer_axis,
+    positive,
+    shade_splits,
+    split_bounds,
+    thin_train,
+    view_buttons,
+    weekly_closes,
+    with_slider,
+)
+
+# The palette and helpers of core.plotkit are re-exported: pages and tests use plots.X.
+__all__ = [
+    "CELL_COLORS",
+    "CELL_NAMES",
+    "LAYER_COLORS",
+    "NEUTRAL",
+    "NO_DATA",
+    "SPLIT_COLORS",
+    "cell_color",
+    "cell_name",
+    "empty_figure",
+    "gtt_heatmap",
+    "gtt_lines",
+    "grad_norm_chart",
+    "loss_chart",
+    "predictions_chart",
+    "predictions_overlay",
+    "price_chart",
+    "residual_hist",
+    "spectral_chart",
+    "theory_power_chart",
+    "theory_tanh_chart",
+    "val_loss_band",
+]
 
 
-def cell_color(cell: str) -> str:
-    return CELL_COLORS.get(str(cell).lower(), NEUTRAL)
-
-
-def _base(title: str, x_title: str = "", y_title: str = "", log_y: bool = False) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(
-        title=dict(text=title),
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        margin=dict(l=10, r=10, t=50, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        hovermode="x unified",
-    )
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
-    return fig
-
-
-def empty_figure(title: str = "", message: str = NO_DATA) -> go.Figure:
-    """A blank figure carrying one centred annotation; used for every empty input."""
-    fig = _base(title)
-    fig.add_annotation(
-        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=16)
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
-
-
-def _positive(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Float array with non-positive and non-finite values as NaN, which log axes cannot show."""
-    arr = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(arr) & (arr > 0), arr, np.nan)
-
-
-def _has_rows(df: pd.DataFrame | None, *cols: str) -> bool:
-    return df is not None and len(df) > 0 and all(c in df.columns for c in cols)
-
-
-def _split_bounds(pred_df: pd.DataFrame) -> dict[str, tuple[Any, Any]]:
-    """First and last date of each split present in a predictions frame, in split order."""
-    out: dict[str, tuple[Any, Any]] = {}
-    for name in ("train", "val", "test"):
-        dates = pd.to_datetime(pred_df.loc[pred_df["split"] == name, "date"])
-        if len(dates):
-            out[name] = (dates.min(), dates.max())
-    return out
-
-
-def _shade_splits(fig: go.Figure, bounds: Mapping[str, Sequence[Any]] | None) -> None:
-    for name, span in (bounds or {}).items():
-        if span is None or len(span) != 2:
-            continue
-        fig.add_vrect(
-            x0=span[0],
-            x1=span[1],
-            fillcolor=SPLIT_COLORS.get(name, NEUTRAL),
-            opacity=_SPLIT_OPACITY,
-            line_width=0,
-            layer="below",
-            annotation_text=name,
-            annotation_position="top left",
-        )
-
-
-def _with_slider(fig: go.Figure) -> go.Figure:
-    fig.update_xaxes(rangeslider=dict(visible=True, thickness=0.08))
-    return fig
-
-
-def _line(
-    fig: go.Figure, x: Any, y: Any, name: str, color: str, dash: str | None = None, **extra: Any
-) -> None:
-    """Add one line trace; ``width`` and ``markers`` are the only styling most charts vary."""
-    width, markers = extra.pop("width", None), extra.pop("markers", False)
-    line = {"color": color, "dash": dash, "width": width}
-    mode = "lines+markers" if markers else "lines"
-    line = {k: v for k, v in line.items() if v is not None}
-    fig.add_trace(go.Scatter(x=x, y=y, name=name, mode=mode, line=line, **extra))
-
-
-def price_chart(prices: pd.Series, bounds: dict | None = None, title: str = "Price") -> go.Figure:
-    """Daily price with train/val/test shaded; ``bounds`` maps split -> (first date, last date)."""
+def price_chart(
+    prices: pd.Series, bounds: dict | None = None, title: str = "Price", *, weekly: bool = False
+) -> go.Figure:
+    """Daily price (or weekly closes) with train/val/test shaded; ``bounds`` maps split ->
+    (first date, last date)."""
     if prices is None or len(prices) == 0:
         return empty_figure(title)
-    fig = _base(title, "date", "price")
-    y = prices.to_numpy(dtype=float)
-    _line(fig, prices.index, y, prices.name or "price", CELL_COLORS["lstm"], width=1.2)
-    _shade_splits(fig, bounds)
-    return _with_slider(fig)
+    series = weekly_closes(prices) if weekly else prices
+    fig = base_figure(title, "date", "price")
+    name = prices.name or "price"
+    add_line(fig, days(series.index), f32(series), name, CELL_COLORS["lstm"], width=1.2)
+    shade_splits(fig, bounds)
+    return fit_top(with_slider(fig))
 
 
-def predictions_chart(pred_df: pd.DataFrame, title: str = "Actual vs predicted price") -> go.Figure:
-    """Actual, predicted and naive (tomorrow = today) prices over every split, shaded."""
-    if not _has_rows(pred_df, "date", "split", "actual_price", "predicted_price"):
+def predictions_chart(
+    pred_df: pd.DataFrame, title: str = "Actual vs predicted price", *, color: str | None = None
+) -> go.Figure:
+    """Actual, predicted and naive (tomorrow = today) prices over every split, shaded; opens
+    on the test split, with buttons for 'val + test' and 'all'. ``color``: the predicted line's.
+
+    Light for the browser: float32 prices, day-only dates and a thinned long train split
+    (see thin_train) send a fifth of the bytes of the daily frame, and no range slider
+    draws every line a second time."""
+    if not has_rows(pred_df, "date", "split", "actual_price", "predicted_price"):
         return empty_figure(title)
-    df = pred_df.sort_values("date")
-    fig = _base(title, "date", "price")
-    _line(fig, df["date"], df["actual_price"], "actual", NEUTRAL, width=1.5)
+    df = pred_df.assign(date=pd.to_datetime(pred_df["date"])).sort_values("date")
+    bounds = split_bounds(df)
+    df, thinned = thin_train(df)
+    fig = base_figure(title, "date", "price")
+    x = days(df["date"])
+    add_line(fig, x, f32(df["actual_price"]), "actual", NEUTRAL, width=1.5)
     if "naive_price" in df.columns:
         naive = "naive (yesterday)"  # hidden at first: it overlaps the actual line by design
-        _line(
-            fig, df["date"], df["naive_price"], naive, NEUTRAL, "dot", width=1, visible="legendonly"
-        )
-    _line(fig, df["date"], df["predicted_price"], "predicted", CELL_COLORS["lstm"], width=1.2)
-    _shade_splits(fig, _split_bounds(df))
-    return _with_slider(fig)
+        hidden = {"visible": "legendonly", "width": 1}
+        add_line(fig, x, f32(df["naive_price"]), naive, NEUTRAL, "dot", **hidden)
+    color = color or CELL_COLORS["lstm"]
+    add_line(fig, x, f32(df["predicted_price"]), "predicted", color, width=1.2)
+    labels = {"train": f"train (every {TRAIN_EVERY}th day)"} if thinned else {}
+    shade_splits(fig, bounds, labels)
+    view_buttons(fig, df, bounds)
+    return fig
 
 
 def loss_chart(rows: list[dict], color: str | None = None, title: str = "Loss") -> go.Figure:
@@ -144,10 +121,11 @@ def loss_chart(rows: list[dict], color: str | None = None, title: str = "Loss") 
         return empty_figure(title)
     color = color or CELL_COLORS["lstm"]
     epochs = [r["epoch"] for r in rows]
-    fig = _base(title, "epoch", "loss (MSE, scaled)", log_y=True)
+    fig = base_figure(title, "epoch", "loss (MSE, scaled)", log_y=True)
     for key, name, dash in (("loss", "train loss", None), ("val_loss", "val loss", "dash")):
-        y = _positive([r.get(key, np.nan) for r in rows])
-        _line(fig, epochs, y, name, color, dash, markers=True)
+        y = positive([r.get(key, np.nan) for r in rows])
+        add_line(fig, epochs, y, name, color, dash, markers=True)
+    integer_axis(fig, epochs)
     return fig
 
 
@@ -162,19 +140,22 @@ def _layer_names(rows: list[dict], key: str) -> list[str]:
 
 
 def grad_norm_chart(rows: list[dict], title: str = "Gradient norm per layer") -> go.Figure:
-    """Per-layer mean gradient norm per epoch (solid) with the epoch's max (dotted), log y."""
+    """Per-layer mean gradient norm per epoch (solid) with the epoch's max (dotted), log y;
+    one legend entry per layer (it toggles both lines), so the legend stays one row."""
     rows = [r for r in rows or [] if isinstance(r.get("grad_norm"), dict) and "epoch" in r]
     names = _layer_names(rows, "grad_norm")
     if not names:
         return empty_figure(title)
-    fig = _base(title, "epoch", "‖∂L/∂θ‖ (before clipping)", log_y=True)
+    fig = base_figure(title, "epoch", "‖∂L/∂θ‖ before clipping: mean, max dotted", log_y=True)
     epochs = [r["epoch"] for r in rows]
     for i, name in enumerate(names):
         color = NEUTRAL if name == "global" else LAYER_COLORS[i % len(LAYER_COLORS)]
         stats = [r["grad_norm"].get(name) or {} for r in rows]
-        mean, top = (_positive([s.get(k, np.nan) for s in stats]) for k in ("mean", "max"))
-        _line(fig, epochs, mean, f"{name} mean", color, markers=True, legendgroup=name)
-        _line(fig, epochs, top, f"{name} max", color, "dot", width=1, legendgroup=name)
+        mean, top = (positive([s.get(k, np.nan) for s in stats]) for k in ("mean", "max"))
+        add_line(fig, epochs, mean, f"{name} mean", color, markers=True, legendgroup=name)
+        dotted = {"width": 1, "legendgroup": name, "showlegend": False}
+        add_line(fig, epochs, top, f"{name} max", color, "dot", **dotted)
+    integer_axis(fig, epochs)
     return fig
 
 
@@ -191,13 +172,13 @@ def gtt_heatmap(gtt: dict, title: str = "Gradient through time (epoch × lag)") 
     norms = np.asarray((gtt or {}).get("norms") or [], dtype=float)
     if norms.ndim != 2 or norms.size == 0:
         return empty_figure(title)
-    z = np.log10(_positive(norms))
+    z = np.log10(positive(norms))
     if not np.isfinite(z).any():
         return empty_figure(title, "all gradients through time are zero")
     lags = gtt.get("lags") or list(range(norms.shape[1]))
     epochs = gtt.get("epochs") or list(range(1, norms.shape[0] + 1))
     tickvals, ticktext = _log_ticks(z)
-    fig = _base(title, "lag k (steps back from the last input)", "epoch")
+    fig = base_figure(title, "lag k (steps back from the last input)", "epoch")
     fig.add_trace(
         go.Heatmap(
             z=z,
@@ -210,7 +191,8 @@ def gtt_heatmap(gtt: dict, title: str = "Gradient through time (epoch × lag)") 
         )
     )
     fig.update_layout(hovermode="closest")
-    return fig
+    integer_axis(fig, epochs, "y")
+    return fit_top(fig)
 
 
 def gtt_lines(
@@ -219,15 +201,17 @@ def gtt_lines(
     """g_k vs lag k on a log axis, one line per label coloured by its cell; a steep fall = vanishing."""
     if not series:
         return empty_figure(title)
-    fig = _base(title, "lag k (steps back from the last input)", "‖∂L/∂x_{T-1-k}‖", log_y=True)
+    fig = base_figure(
+        title, "lag k (steps back from the last input)", "‖∂L/∂x_{T-1-k}‖", log_y=True
+    )
     seen: dict[str, int] = {}
     for label, (norms, cell) in series.items():
         if norms is None or len(norms) == 0:
             continue
-        dash = _DASHES[seen.get(cell, 0) % len(_DASHES)]  # same cell, several runs: vary the dash
+        dash = DASHES[seen.get(cell, 0) % len(DASHES)]  # same cell, several runs: vary the dash
         seen[cell] = seen.get(cell, 0) + 1
-        _line(fig, list(range(len(norms))), _positive(norms), label, cell_color(cell), dash=dash)
-    return fig if fig.data else empty_figure(title)
+        add_line(fig, list(range(len(norms))), positive(norms), label, cell_color(cell), dash=dash)
+    return fit_top(fig) if fig.data else empty_figure(title)
 
 
 def _gate_names(rows: list[dict], layer: str) -> list[str]:
@@ -239,42 +223,49 @@ def spectral_chart(
     rows: list[dict], title: str = "Spectral radius of recurrent kernels"
 ) -> go.Figure:
     """ρ per recurrent layer over epochs (max over its gate blocks, solid) and per gate block
-    (dotted, from ``spectral_radius_blocks``); the dashed line ρ = 1 is the border."""
+    (dotted, from ``spectral_radius_blocks``, named in the hover, toggled with its layer's
+    legend entry); the dashed line ρ = 1 is the border."""
     rows = [r for r in rows or [] if isinstance(r.get("spectral_radius"), dict) and "epoch" in r]
     names = _layer_names(rows, "spectral_radius")
     if not names:
         return empty_figure(title)
-    fig = _base(title, "epoch", "ρ (max |eigenvalue|)")
+    fig = base_figure(title, "epoch", "ρ (max |eigenvalue|); gates dotted")
     epochs = [r["epoch"] for r in rows]
     for i, name in enumerate(names):
         color = LAYER_COLORS[i % len(LAYER_COLORS)]
         ys = np.asarray([r["spectral_radius"].get(name) for r in rows], dtype=float)  # None: NaN
-        _line(fig, epochs, ys, name, color, markers=True, legendgroup=name)
+        add_line(fig, epochs, ys, name, color, markers=True, legendgroup=name)
         gates = _gate_names(rows, name)
         for gate in gates if len(gates) > 1 else []:
             blocks = [(r.get("spectral_radius_blocks") or {}).get(name) or {} for r in rows]
             ys = np.asarray([b.get(gate) for b in blocks], dtype=float)
-            _line(fig, epochs, ys, f"{name}/{gate}", color, "dot", width=1, legendgroup=name)
+            dotted = {"width": 1, "legendgroup": name, "showlegend": False}  # named in the hover
+            add_line(fig, epochs, ys, f"{name}/{gate}", color, "dot", **dotted)
     fig.add_hline(y=1.0, line_dash="dash", line_color=NEUTRAL, annotation_text="ρ = 1")
+    integer_axis(fig, epochs)
     return fig
 
 
 def residual_hist(
-    pred_df: pd.DataFrame, split: str = "test", title: str | None = None
+    pred_df: pd.DataFrame,
+    split: str = "test",
+    title: str | None = None,
+    *,
+    color: str | None = None,
 ) -> go.Figure:
     """Histogram of price errors (actual − predicted) beside the naive baseline's errors."""
     title = title or f"Residuals ({split})"
-    if not _has_rows(pred_df, "split", "actual_price", "predicted_price"):
+    if not has_rows(pred_df, "split", "actual_price", "predicted_price"):
         return empty_figure(title)
     df = pred_df[pred_df["split"] == split]
     if df.empty:
         return empty_figure(title)
-    fig = _base(title, "actual − predicted price", "days")
+    fig = base_figure(title, "actual − predicted price", "days")
     fig.add_trace(
         go.Histogram(
             x=df["actual_price"] - df["predicted_price"],
             name="model",
-            marker_color=CELL_COLORS["lstm"],
+            marker_color=color or CELL_COLORS["lstm"],
             opacity=0.7,
         )
     )
@@ -332,7 +323,7 @@ def val_loss_band(
     title: str = "Validation loss over seeds (mean ± std)",
 ) -> go.Figure:
     """Per cell: the mean over seeds per epoch with a ± 1 std band; seeds that stopped drop out."""
-    fig = _base(title, "epoch", key, log_y=True)
+    fig = base_figure(title, "epoch", key, log_y=True)
     for cell, runs in (per_cell or {}).items():
         epochs, mat = _seed_matrix(runs or [], key)
         if mat.size == 0 or not np.isfinite(mat).any():
@@ -341,12 +332,12 @@ def val_loss_band(
             warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed reached is NaN
             mean, std = np.nanmean(mat, axis=0), np.nanstd(mat, axis=0)
         color, n = cell_color(cell), int(np.isfinite(mat[:, 0]).sum())
-        lower = _positive(mean - std)
-        lower = np.where(np.isfinite(lower), lower, _positive(mean) / 10)  # log axis: never 0
-        _band(fig, epochs, _positive(mean + std), lower, color, cell)
-        _line(
-            fig, epochs, _positive(mean), f"{cell} (n={n})", color, markers=True, legendgroup=cell
-        )
+        lower = positive(mean - std)
+        lower = np.where(np.isfinite(lower), lower, positive(mean) / 10)  # log axis: never 0
+        _band(fig, epochs, positive(mean + std), lower, color, cell)
+        label = f"{cell_name(cell)} (n={n})"
+        add_line(fig, epochs, positive(mean), label, color, markers=True, legendgroup=cell)
+        integer_axis(fig, epochs)
     return fig if fig.data else empty_figure(title)
 
 
@@ -354,20 +345,21 @@ def predictions_overlay(
     per_label: dict[str, tuple[pd.DataFrame, str]], title: str = "Test-split predictions"
 ) -> go.Figure:
     """Actual test prices once, then each run's predictions coloured by its cell."""
-    fig = _base(title, "date", "price")
+    fig = base_figure(title, "date", "price")
     seen: dict[str, int] = {}
     for label, (pred_df, cell) in (per_label or {}).items():
-        if not _has_rows(pred_df, "date", "split", "actual_price", "predicted_price"):
+        if not has_rows(pred_df, "date", "split", "actual_price", "predicted_price"):
             continue
         df = pred_df[pred_df["split"] == "test"].sort_values("date")
         if df.empty:
             continue
+        x = days(df["date"])
         if not fig.data:
-            _line(fig, df["date"], df["actual_price"], "actual", NEUTRAL, width=2)
-        dash = _DASHES[seen.get(cell, 0) % len(_DASHES)]
+            add_line(fig, x, f32(df["actual_price"]), "actual", NEUTRAL, width=2)
+        dash = DASHES[seen.get(cell, 0) % len(DASHES)]
         seen[cell] = seen.get(cell, 0) + 1
-        _line(fig, df["date"], df["predicted_price"], label, cell_color(cell), dash=dash, width=1.2)
-    return _with_slider(fig) if fig.data else empty_figure(title)
+        add_line(fig, x, f32(df["predicted_price"]), label, cell_color(cell), dash=dash, width=1.2)
+    return with_slider(fig) if fig.data else empty_figure(title)
 
 
 def _theory_lines(
@@ -376,15 +368,15 @@ def _theory_lines(
     for i, (label, values) in enumerate(series.items()):
         if values is not None and len(values) > 0:
             c = color or LAYER_COLORS[i % len(LAYER_COLORS)]
-            x, y = list(range(len(values))), _positive(values)
-            _line(fig, x, y, label, c, dash=dash, markers=True, marker=dict(size=4))
+            x, y = list(range(len(values))), positive(values)
+            add_line(fig, x, y, label, c, dash=dash, markers=True, marker=dict(size=4))
 
 
 def theory_power_chart(
     series: Mapping[str, Sequence[float]], title: str = "‖Wⁿx‖ vs n"
 ) -> go.Figure:
     """‖Wⁿx‖ for n = 0…N per label (e.g. 'ρ = 0.9', 'same signs, ρ = 1.1'), log y."""
-    fig = _base(title, "n (steps)", "‖Wⁿx‖", log_y=True)
+    fig = base_figure(title, "n (steps)", "‖Wⁿx‖", log_y=True)
     _theory_lines(series or {}, fig)
     if not fig.data:
         return empty_figure(title)
@@ -398,7 +390,7 @@ def theory_tanh_chart(
     title: str = "Scalar tanh RNN: |∂hₙ/∂h₀| vs n",
 ) -> go.Figure:
     """|∂h_n/∂h_0| for n = 0…N per label (e.g. 'w = 0.9'); ``reference`` lines dashed grey."""
-    fig = _base(title, "n (steps back)", "|∂hₙ/∂h₀|", log_y=True)
+    fig = base_figure(title, "n (steps back)", "|∂hₙ/∂h₀|", log_y=True)
     _theory_lines(series or {}, fig)
     if not fig.data:
         return empty_figure(title)

@@ -1,8 +1,10 @@
 """Results: one run in full. Predictions beside the naive baseline, losses, gradients, spec.
 
 Pick a run in the selector or open ?run=<id>. Everything shown is read from the run store;
-reads are cached per run id and modification time, so a finished run renders at once and a
-running one shows its newest epochs on refresh.
+reads and figures are cached per run id and modification time, so a finished run renders at
+once and a running one shows its newest epochs on refresh. The headline (metric cards,
+predictions, training curves, gradients through time) comes first; the secondary views sit in
+tabs that build only when opened, so the browser draws five charts, not seven.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from core.runs import RunStore
 from pages.ui import cell_badge, cell_color, empty_state, get_store, run_label, show_error
 
 KEY = "results_run"
+TAB_KEY = "results_tab"
+TABS = ("Gradients through time", "Spectral radius", "Residuals", "Spec and downloads")
 HELP_PICK = "pick a run from the list below, or open one from the Runs page"
 
 
@@ -56,6 +60,26 @@ def load_run(root: str, run_id: str, stamp: float) -> dict[str, Any]:
         "complete": bool(_read(problems, "checksums", store.is_complete, run_id)),
         "has_model": store.model_path(run_id).exists(),
         "problems": problems,
+    }
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def run_figures(root: str, run_id: str, stamp: float, cell: str) -> dict[str, Any]:
+    """Every figure of one run, built once per (run, newest mtime) and shared, not copied, by
+    every session: a rerun (a tab switch, a second visitor) only sends them."""
+    data = load_run(root, run_id, stamp)
+    rows, gtt, pred = data["metrics"], data["gtt"] or {}, data["pred"]
+    norms = gtt.get("norms") or []
+    epochs = gtt.get("epochs") or list(range(1, len(norms) + 1))
+    last = {f"epoch {epochs[-1]}": (norms[-1], cell)} if norms and epochs else {}
+    return {
+        "pred": None if pred is None else plots.predictions_chart(pred, color=cell_color(cell)),
+        "loss": plots.loss_chart(rows, color=cell_color(cell)),
+        "grad_norm": plots.grad_norm_chart(rows),
+        "gtt_heatmap": plots.gtt_heatmap(gtt),
+        "gtt_last": plots.gtt_lines(last, title="Gradient through time, last epoch"),
+        "spectral": plots.spectral_chart(rows),
+        "residuals": None if pred is None else plots.residual_hist(pred, color=cell_color(cell)),
     }
 
 
@@ -190,29 +214,27 @@ def lag_words(m: dict) -> None:
         st.warning("On the test split this model does not beat tomorrow = today (skill ≤ 0).")
 
 
-def training_charts(rows: list[dict], cell: str) -> None:
+def training_charts(rows: list[dict], figs: dict[str, Any]) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(plots.loss_chart(rows, color=cell_color(cell)), key="res_loss")
-    right.plotly_chart(plots.grad_norm_chart(rows), key="res_grad_norm")
+    left.plotly_chart(figs["loss"], key="res_loss")
+    right.plotly_chart(figs["grad_norm"], key="res_grad_norm")
     clipped = [r.get("clipped_fraction") for r in rows if r.get("clipped_fraction") is not None]
     if clipped and max(clipped) > 0:
         st.caption(f"Gradient clipping acted on up to {max(clipped):.0%} of an epoch's steps.")
 
 
-def gradient_charts(gtt: dict | None, rows: list[dict], cell: str) -> None:
+def gradient_charts(figs: dict[str, Any]) -> None:
     st.caption(
         "g_k = mean over the probe batch of ‖∂L/∂x_{T−1−k}‖: how much the loss still feels the "
         "input k steps back. A steep fall on the log axis is the vanishing gradient."
     )
     left, right = st.columns(2)
-    left.plotly_chart(plots.gtt_heatmap(gtt or {}), key="res_gtt_heatmap")
-    norms = (gtt or {}).get("norms") or []
-    epochs = (gtt or {}).get("epochs") or list(range(1, len(norms) + 1))
-    last = {f"epoch {epochs[-1]}": (norms[-1], cell)} if norms and epochs else {}
-    right.plotly_chart(
-        plots.gtt_lines(last, title="Gradient through time, last epoch"), key="res_gtt_last"
-    )
-    st.plotly_chart(plots.spectral_chart(rows), key="res_spectral")
+    left.plotly_chart(figs["gtt_heatmap"], key="res_gtt_heatmap")
+    right.plotly_chart(figs["gtt_last"], key="res_gtt_last")
+
+
+def spectral_charts(figs: dict[str, Any]) -> None:
+    st.plotly_chart(figs["spectral"], key="res_spectral")
     st.caption("ρ > 1 lets signals and gradients grow through time, ρ < 1 shrinks them.")
 
 
@@ -267,31 +289,57 @@ def downloads(rid: str, data: dict) -> None:
         )
 
 
-def render(rid: str, status: dict, data: dict) -> None:
-    record = data.get("record") or {}
-    cell = ((record.get("spec") or {}).get("model") or {}).get("cell", "lstm")
-    cell_badge(cell)
-    _state_banner(status, data)
-    rows, pred, summary = data.get("metrics") or [], data.get("pred"), data.get("summary") or {}
-    st.subheader("Predictions")
-    if pred is not None:
-        st.plotly_chart(plots.predictions_chart(pred), key="res_pred")
+def headline(data: dict, status: dict, figs: dict[str, Any]) -> None:
+    """Metric cards and the lag check first (text draws at once), then the predictions."""
+    summary = data.get("summary") or {}
     metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
+    st.subheader("Predictions")
     if metrics:
         metric_cards(metrics)
         lag_words(metrics)
-    elif pred is None and status.get("state") in ("queued", "running"):
+    elif data.get("pred") is None and status.get("state") in ("queued", "running"):
         st.info("No predictions yet: they are written when training finishes.")
+    if figs.get("pred") is not None:
+        st.plotly_chart(figs["pred"], key="res_pred")
+
+
+def secondary(rid: str, data: dict, figs: dict[str, Any]) -> None:
+    """Lazy tabs: only the open one runs, so hidden charts and the spec table cost nothing
+    until asked for (on_change="rerun" makes ``.open`` say which tab is shown)."""
+    for label, tab in zip(TABS, st.tabs(TABS, key=TAB_KEY, on_change="rerun"), strict=True):
+        if tab.open:
+            with tab:
+                _tab_body(label, rid, data, figs)
+
+
+def _tab_body(label: str, rid: str, data: dict, figs: dict[str, Any]) -> None:
+    if label == "Gradients through time":
+        gradient_charts(figs)
+    elif label == "Spectral radius":
+        spectral_charts(figs)
+    elif label == "Residuals" and figs.get("residuals") is None:
+        st.info("No predictions yet: residuals appear when training finishes.")
+    elif label == "Residuals":
+        st.plotly_chart(figs["residuals"], key="res_resid")
+    else:
+        if data.get("record"):
+            st.dataframe(spec_table(data["record"]), hide_index=True, key="res_spec")
+        downloads(rid, data)
+
+
+def render(rid: str, status: dict, data: dict, figs: dict[str, Any]) -> None:
+    cell_badge(run_cell(data))
+    _state_banner(status, data)
+    headline(data, status, figs)
     st.subheader("Training")
-    training_charts(rows, cell)
-    st.subheader("Gradients")
-    gradient_charts(data.get("gtt"), rows, cell)
-    if pred is not None:
-        st.plotly_chart(plots.residual_hist(pred, "test"), key="res_resid")
-    st.subheader("Spec and downloads")
-    if record:
-        st.dataframe(spec_table(record), hide_index=True, key="res_spec")
-    downloads(rid, data)
+    training_charts(data.get("metrics") or [], figs)
+    st.subheader("Gradients and details")
+    secondary(rid, data, figs)
+
+
+def run_cell(data: dict) -> str:
+    record = data.get("record") or {}
+    return ((record.get("spec") or {}).get("model") or {}).get("cell", "lstm")
 
 
 st.title("Results")
@@ -306,6 +354,8 @@ if not runs:
     st.stop()
 run = _pick_run(runs)
 try:
-    render(run, store.status(run), load_run(str(store.root), run, _stamp(store.run_dir(run))))
+    root, stamp = str(store.root), _stamp(store.run_dir(run))
+    loaded = load_run(root, run, stamp)
+    render(run, store.status(run), loaded, run_figures(root, run, stamp, run_cell(loaded)))
 except UserError as exc:
     show_error(exc)

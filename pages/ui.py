@@ -21,7 +21,6 @@ RESULTS_PAGE = "pages/results.py"
 
 # st.badge only knows named colours; these match the hue family of plots.CELL_COLORS.
 _BADGE_COLORS = {"lstm": "blue", "gru": "orange", "rnn": "green"}
-_CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,7 +50,8 @@ def cell_color(cell: str) -> str:
 
 
 def cell_name(cell: str) -> str:
-    return _CELL_NAMES.get(str(cell).lower(), str(cell))
+    """'LSTM', 'GRU' or 'SimpleRNN': the one spelling of a cell on every page and chart."""
+    return plots.cell_name(cell)
 
 
 def cell_badge(cell: str) -> None:

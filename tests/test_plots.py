@@ -29,6 +29,12 @@ def _is_empty(fig: go.Figure) -> bool:
     return isinstance(fig, go.Figure) and not fig.data and plots.NO_DATA in texts[0]
 
 
+def test_cell_names_are_the_keras_spellings():
+    assert [plots.cell_name(c) for c in ("lstm", "GRU", "rnn", "x")] == [
+        "LSTM", "GRU", "SimpleRNN", "x",
+    ]  # fmt: skip
+
+
 def test_cell_colors_are_distinct_and_cover_every_cell():
     assert set(plots.CELL_COLORS) == {"lstm", "gru", "rnn"}
     assert len(set(plots.CELL_COLORS.values())) == 3
@@ -74,10 +80,76 @@ def test_price_chart_shades_each_split_and_has_a_range_slider():
 
 def test_predictions_chart_shows_actual_predicted_naive_and_three_splits(run):
     _, _, pred = run
-    fig = plots.predictions_chart(pred)
+    fig = plots.predictions_chart(pred, color=plots.CELL_COLORS["gru"])
     assert _names(fig) == ["actual", "naive (yesterday)", "predicted"]
+    assert fig.data[2].line.color == plots.CELL_COLORS["gru"]
     assert len(fig.layout.shapes) == 3
-    assert fig.layout.xaxis.rangeslider.visible
+    assert [a.text for a in fig.layout.annotations] == ["train", "val", "test"]  # short: daily
+    assert len(fig.data[0].x) == len(pred)
+
+
+def _long_predictions(n: int = 5000) -> pd.DataFrame:
+    dates = pd.bdate_range("2000-01-03", periods=n)
+    price = 1000 + np.cumsum(np.random.default_rng(0).normal(0, 5, n))
+    split = np.where(
+        np.arange(n) < 0.7 * n, "train", np.where(np.arange(n) < 0.85 * n, "val", "test")
+    )
+    return pd.DataFrame(
+        {"date": dates, "split": split, "actual_price": price, "predicted_price": price + 1.0,
+         "naive_price": np.r_[price[0], price[:-1]]}
+    )  # fmt: skip
+
+
+def test_predictions_chart_opens_on_test_and_thins_only_a_long_train_split():
+    pred = _long_predictions()
+    fig = plots.predictions_chart(pred)
+    test = pred[pred["split"] == "test"]
+    first, last = (f"{d:%Y-%m-%d}" for d in (test["date"].min(), test["date"].max()))
+    assert list(fig.layout.xaxis.range) == [first, last]
+    lo, hi = fig.layout.yaxis.range
+    assert lo < test["actual_price"].min() and hi > test["predicted_price"].max()
+    assert hi - lo < 1.2 * (test["predicted_price"].max() - test["actual_price"].min())
+    assert not fig.layout.xaxis.rangeslider.visible  # it would draw every line twice
+    labels = [b.label for b in fig.layout.updatemenus[0].buttons]
+    assert labels == ["test", "val + test", "all"]
+    x = pd.to_datetime(pd.Series(fig.data[0].x))
+    n_train = int((pred["split"] == "train").sum())
+    kept_train = int((x <= pred.loc[n_train - 1, "date"]).sum())
+    assert kept_train == len(range(0, n_train, 5)) + 1  # every 5th day and the last
+    assert len(x) - kept_train == len(pred) - n_train  # val and test: every day
+    assert fig.layout.annotations[0].text == "train (every 5th day)"
+    y = np.asarray(fig.data[2].y)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y[-len(test) :], test["predicted_price"], rtol=1e-6)
+
+
+def test_price_chart_weekly_keeps_each_weeks_last_close():
+    prices = fake_prices(n=60)["close"]
+    fig = plots.price_chart(prices, weekly=True)
+    x = pd.to_datetime(pd.Series(fig.data[0].x))
+    assert len(x) == prices.index.to_period("W-FRI").nunique()
+    np.testing.assert_allclose(fig.data[0].y, prices.loc[x].to_numpy(), rtol=1e-6)
+    assert (x.dt.dayofweek == 4).sum() >= len(x) - 1  # business days: Fridays, bar the last
+    assert fig.layout.margin.t < plots.loss_chart([{"epoch": 1}]).layout.margin.t  # no legend row
+
+
+def test_titles_sit_above_the_legend_and_epoch_axes_are_whole_numbers(run):
+    rows, gtt, _ = run
+    for fig in (plots.loss_chart(rows), plots.grad_norm_chart(rows), plots.spectral_chart(rows)):
+        assert fig.layout.title.yref == "container" and fig.layout.title.y == 1
+        assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y > 1
+        assert fig.layout.margin.t >= 60  # room for the title's line and the legend's row
+        assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tickformat == "d"
+    assert plots.gtt_heatmap(gtt).layout.yaxis.dtick == 1
+    many = [{"epoch": e, "loss": 1.0, "val_loss": 1.0} for e in range(1, 61)]
+    assert plots.loss_chart(many).layout.xaxis.dtick == 10
+
+
+def test_one_legend_entry_per_layer_for_norms_and_spectral_radius(run):
+    rows, _, _ = run
+    for fig in (plots.grad_norm_chart(rows), plots.spectral_chart(rows)):
+        shown = [t.name for t in fig.data if t.showlegend is not False]
+        assert shown == [t.name for t in fig.data if t.line.dash != "dot"]
 
 
 def test_loss_chart_is_log_and_drops_non_positive_values(run):
@@ -168,8 +240,9 @@ def test_val_loss_band_mean_and_std_over_seeds_with_early_stopping():
     np.testing.assert_allclose(mean.y, [2.0, 1.0, 0.25])
     np.testing.assert_allclose(upper.y, [3.0, 1.5, 0.25])
     np.testing.assert_allclose(lower.y, [1.0, 0.5, 0.25])
-    assert mean.name == "gru (n=2)" and mean.line.color == plots.CELL_COLORS["gru"]
+    assert mean.name == "GRU (n=2)" and mean.line.color == plots.CELL_COLORS["gru"]
     assert lower.fill == "tonexty"
+    assert fig.layout.xaxis.dtick == 1  # numpy epochs get whole-number ticks too
 
 
 def test_predictions_overlay_actual_once_then_one_line_per_run(store_root):

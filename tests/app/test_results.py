@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core import plots
 from core.runs import RunStore
 from tests.fakes import make_run
 
@@ -39,26 +42,44 @@ def test_finished_run_renders_everything(store_root):
     assert [m.label for m in at.metric] == [
         "RMSE", "MAE", "MAPE", "Directional accuracy", "Skill vs naive",
     ]  # fmt: skip
-    assert len(at.get("plotly_chart")) == 7  # predictions, loss, norms, gtt ×2, ρ, residuals
-    assert len(at.get("download_button")) == 3
+    # Headline and first tab only: predictions, loss, norms, gtt heatmap + last epoch.
+    assert len(at.get("plotly_chart")) == 5
+    assert not at.get("download_button") and not at.dataframe  # lazy tabs: not built yet
     assert any("Lag check" in m.value for m in list(at.warning) + list(at.success))
     assert at.query_params["run"] == rid
 
 
-def test_query_param_selects_the_run(store_root):
-    ids = [make_run(store_root, cell=c, seed=1) for c in ("lstm", "gru", "rnn")]
-    at = _page(run=ids[1])
+@pytest.mark.parametrize(
+    ("tab", "charts", "buttons", "tables"),
+    [("Spectral radius", 4, 0, 0), ("Residuals", 4, 0, 0), ("Spec and downloads", 3, 3, 1)],
+)
+def test_each_secondary_tab_builds_only_when_open(store_root, tab, charts, buttons, tables):
+    make_run(store_root, cell="lstm", seed=0)
+    at = _page()
+    at.session_state["results_tab"] = tab
+    at.run()
     assert not at.exception and not _errors(at)
-    assert at.selectbox(key="results_run").value == ids[1]
+    assert len(at.get("plotly_chart")) == charts  # 3 headline charts + the tab's own
+    assert len(at.get("download_button")) == buttons and len(at.dataframe) == tables
 
 
-def test_selecting_another_run_updates_the_url(store_root):
-    a, b = make_run(store_root, seed=0), make_run(store_root, seed=1)
-    at = _page(run=a)
-    at.selectbox(key="results_run").set_value(b).run()
-    assert not at.exception
-    assert at.query_params["run"] == b
-    assert at.selectbox(key="results_run").value == b
+def test_figures_are_built_once_per_run_and_modification_time(store_root, monkeypatch):
+    st.cache_resource.clear()
+    calls = []
+    real = plots.predictions_chart
+    monkeypatch.setattr(
+        plots, "predictions_chart", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    rid = make_run(store_root, cell="gru", seed=0)
+    at = _page(run=rid)
+    at.session_state["results_tab"] = "Residuals"
+    at.run()  # a tab switch reruns the page: the figures come from the cache
+    _page(run=rid)  # a second visitor too
+    assert len(calls) == 1 and not at.exception
+    newer = time.time() + 5
+    os.utime(RunStore(store_root).run_dir(rid) / "summary.json", (newer, newer))
+    _page(run=rid)  # the run changed on disk: rebuilt
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "0123456789abcdef", "ZZZ", ""])

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
 
+from core.data_csv import MAX_CSV_BYTES  # the limit pages/train.py enforces
 from core.runs import RunStore
+from tests.fakes import make_run
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-MAX_CSV_BYTES = 20 * 2**20  # pages/train.py: importing a page would run it, so it is restated
 
 
 def open_train() -> AppTest:
@@ -51,7 +51,7 @@ def test_renders_bundled_data_with_split_preview(store_root):
 def test_csv_upload_too_big_or_malformed_is_a_clear_error(store_root):
     at = use_csv(open_train(), b"date,close\n" + b"2020-01-01,1\n" * (MAX_CSV_BYTES // 13 + 1))
     assert not at.exception
-    assert "the limit is 20 MB" in at.error[0].value
+    assert f"the limit is {MAX_CSV_BYTES // 2**20} MB" in at.error[0].value
     at = use_csv(open_train(), b"\x00\x01 this is not a price file")
     assert not at.exception
     assert at.error and "Traceback" not in at.error[0].value
