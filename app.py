@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs
+from core.plots import cell_name
 
 ROOT = Path(__file__).resolve().parent
 DOCS_URL = os.environ.get("GRADLAB_DOCS_URL", "")  # e.g. the repository's README on the forge
@@ -47,7 +48,7 @@ def training_device() -> str:
 
 def _progress_text(job: dict) -> tuple[float, str]:
     epoch, epochs = int(job.get("epoch") or 0), int(job.get("epochs") or 0)
-    label = f"{job.get('cell', '?')} · {job.get('ticker', '?')} · seed {job.get('seed', '?')}"
+    label = f"{cell_name(job.get('cell', '?'))} · {job.get('ticker', '?')} · seed {job.get('seed', '?')}"
     if job.get("state") == "queued":
         return 0.0, f"{label}: queued"
     frac = min(epoch / epochs, 1.0) if epochs else 0.0

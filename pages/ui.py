@@ -6,6 +6,7 @@ No numeric logic lives here; pages call core for that. Never imports tensorflow/
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -36,12 +37,22 @@ def get_store() -> Any:
     return _store_at(os.environ.get("MODELS_CACHE") or "models_cache")
 
 
+# What could turn echoed user text (a ?run= value, a file name) into a link, an image, HTML,
+# LaTeX or emphasis; ordinary punctuation stays as it is so messages read normally.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>$~|])")
+
+
+def plain(text: str) -> str:
+    """Text that st.error/st.markdown show literally, never as markup or a bare autolink."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)).replace("://", ":\\/\\/")
+
+
 def show_error(exc: Exception) -> None:
     """Show a user error as its message; anything else is our bug and says so."""
     if isinstance(exc, UserError):
-        st.error(str(exc))
+        st.error(plain(str(exc)))
     else:
-        st.error(f"Something went wrong inside Gradient Lab ({type(exc).__name__}: {exc}).")
+        st.error(plain(f"Something went wrong inside Gradient Lab ({type(exc).__name__}: {exc})."))
 
 
 def cell_color(cell: str) -> str:
