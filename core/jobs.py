@@ -23,7 +23,8 @@ import psutil
 
 from core.config import RunSpec, run_id
 from core.errors import UserError
-from core.runs import ACTIVE, RunStore, now_iso, process_alive
+from core.procs import process_alive
+from core.runs import ACTIVE, RunStore, now_iso
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _children: list[subprocess.Popen] = []  # reaped on each call so workers never linger as zombies

@@ -16,7 +16,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import re
 import shutil
 import time
 import uuid
@@ -27,10 +26,10 @@ from typing import Any
 import filelock
 import numpy as np
 import pandas as pd
-import psutil
 
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError, UserError
+from core.procs import orphaned, process_alive, process_identity
 
 TMP_PREFIX = ".tmp-"  # every temp file starts with this; clean_tmp() sweeps orphans
 ACTIVE = ("queued", "running")
@@ -48,7 +47,6 @@ INTERRUPTED = "interrupted: the worker process ended without finishing"
 # A queued run whose submitter has not yet recorded the worker pid; after this it is stale.
 PID_GRACE_S = 60.0
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
-_TMP_PID_RE = re.compile(r"^\.tmp-(\d+)-|^\..*\.(\d+)\.tmp\.keras$")
 # Columns of list_runs(); every row has all of them (None where unknown).
 ROW_KEYS = ("run_id", "ticker", "source", "cell", "layers", "units", "lookback", "epochs")
 ROW_KEYS += ("seed", "lr", "state", "error", "rmse", "skill", "created", "duration")
@@ -65,25 +63,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def process_identity(pid: int | None = None) -> dict[str, Any]:
-    """pid plus its create time: together they survive pid reuse."""
-    proc = psutil.Process(pid or os.getpid())
-    return {"pid": proc.pid, "pid_created": proc.create_time()}
-
-
-def process_alive(pid: Any, created: Any) -> bool:
-    """True if pid runs and is the same process that was recorded (not a reused pid)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return not isinstance(created, (int, float)) or abs(proc.create_time() - created) <= 1.0
-    except psutil.Error:
-        return False
 
 
 def _versions() -> dict[str, str | None]:
@@ -401,7 +380,7 @@ class RunStore:
         dirs += [self.root / sub for sub in ("_data", "_trash") if (self.root / sub).exists()]
         for d in dirs:
             for path in [*d.glob(f"{TMP_PREFIX}*"), *d.glob(".*.tmp.keras")]:
-                if not _orphaned(path, min_age_s):
+                if not orphaned(path, min_age_s):
                     continue
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
@@ -421,17 +400,6 @@ def budget_from_env() -> int:
         raise UserError(
             f"GRADLAB_CACHE_BUDGET_MB must be a number of megabytes, got {raw!r}"
         ) from None
-
-
-def _orphaned(path: Path, min_age_s: float) -> bool:
-    # ".tmp-<pid>-…" from atomic_path; ".<stem>.<pid>.tmp.keras" from training.save_model.
-    match = _TMP_PID_RE.match(path.name)
-    try:
-        pid = int(match.group(1) or match.group(2))
-        age = time.time() - path.stat().st_mtime
-    except (AttributeError, FileNotFoundError):
-        return False
-    return pid != os.getpid() and (not psutil.pid_exists(pid) or age > min_age_s)
 
 
 def _dir_size(d: Path) -> int:

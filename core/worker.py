@@ -18,7 +18,8 @@ import filelock
 import numpy as np
 
 from core.errors import UserError
-from core.runs import RunStore, now_iso, process_identity
+from core.procs import process_identity
+from core.runs import RunStore, now_iso
 
 Log = Callable[[str], None]
 POLL_S = 0.2  # slot polling; short enough that a freed slot is taken at once
