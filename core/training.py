@@ -106,8 +106,12 @@ class _GradStats:
 class InstrumentedModel(keras.Model):
     """A functional model whose train_step records gradient norms and clips by global norm."""
 
-    def compile(self, *args: Any, clipnorm: float | None = None, **kwargs: Any) -> None:
-        super().compile(*args, **kwargs)
+    def compile(
+        self, *args: Any, clipnorm: float | None = None, jit_compile: Any = "auto", **kwargs: Any
+    ) -> None:
+        super().compile(*args, jit_compile=False if jit_compile is True else jit_compile, **kwargs)
+        if jit_compile is True:
+            force_xla(self)
         # Group trainable variables by layer once, in Python; the step reuses the indices.
         index = {id(v): i for i, v in enumerate(self.trainable_weights)}
         names, groups = [], []
@@ -133,6 +137,16 @@ class InstrumentedModel(keras.Model):
         grads = self._grad_stats.record(grads, self.optimizer)
         self.optimizer.apply_gradients(zip(grads, weights, strict=True))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def force_xla(model: keras.Model) -> None:
+    """XLA for the model's train, test and predict steps, although op determinism is on.
+
+    Keras turns jit_compile=True down whenever TensorFlow op determinism is enabled, because
+    some XLA GPU kernels are not deterministic. We ask for XLA on the CPU only
+    (compile_options), where it is: tests/test_training.py checks same seed, same rows.
+    """
+    model._jit_compile = True
 
 
 def spectral_radii(model: keras.Model) -> tuple[dict, dict]:
@@ -257,7 +271,9 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     tf.config.experimental.enable_op_determinism()
     _, lookback, n_features = ds.train.x.shape
     model = build_model(spec.model, lookback, n_features, t.seed)
-    model.compile(optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm)
+    model.compile(
+        optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm, **compile_options(device)
+    )
     # The probe is the first validation windows: fixed across epochs, seeds and cells of
     # one dataset, never used for a weight update, and it leaves the test split untouched.
     probe_x, probe_y = ds.val.x[: t.probe_size], ds.val.y[: t.probe_size]
@@ -284,6 +300,10 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         verbose=0,
     )
     seconds = time.perf_counter() - start
+    # Predict on the plain path, as a model loaded from disk does: a saved run then predicts
+    # bit for bit what it showed (XLA may round the last bit differently).
+    model.jit_compile = False
+    model.predict_function = None
     epochs_run = len(recorder.history)
     return TrainResult(
         model=model,
@@ -338,6 +358,18 @@ def device_info() -> dict:
     except (ValueError, RuntimeError, TypeError):
         name = None
     return {"name": name or gpus[0].name, "gpu": True}
+
+
+def compile_options(device: dict) -> dict:
+    """Keras compile settings that bench/run.py measured faster on this kind of device.
+
+    CPU: XLA fuses each step's many small gate ops, and 8 steps per call to the compiled
+    function cut the per-step dispatch cost (docs/BENCHMARKS.md has the figures).
+    GPU: none, because XLA would replace the fused cuDNN kernel with a slower generic loop.
+    """
+    if device.get("gpu"):
+        return {}
+    return {"jit_compile": True, "steps_per_execution": 8}
 
 
 def setup_device(mixed_precision: bool) -> dict:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
+
+from tests.fakes import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"

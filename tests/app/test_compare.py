@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
+
+from tests.fakes import make_run
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from tests.fakes import make_run
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore
+from tests.fakes import make_run
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
