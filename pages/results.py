@@ -20,7 +20,15 @@ from core import plots
 from core.config import check_run_id
 from core.errors import UserError
 from core.runs import RunStore
-from pages.ui import cell_badge, cell_color, empty_state, get_store, run_label, show_error
+from pages.ui import (
+    cell_badge,
+    cell_color,
+    empty_state,
+    get_store,
+    plain,
+    run_label,
+    show_error,
+)
 
 KEY = "results_run"
 TAB_KEY = "results_tab"
@@ -327,8 +335,29 @@ def _tab_body(label: str, rid: str, data: dict, figs: dict[str, Any]) -> None:
         downloads(rid, data)
 
 
+def run_facts(status: dict, data: dict) -> None:
+    """Where and how fast it trained: the device the worker recorded, time, throughput."""
+    summary = data.get("summary") or {}
+    device = summary.get("device") or status.get("device")
+    facts = [f"trained on {device}" if device else "device not recorded yet"]
+    if isinstance(summary.get("train_seconds"), (int, float)):
+        facts.append(f"{summary['train_seconds']:.1f} s")
+    if isinstance(summary.get("samples_per_second"), (int, float)):
+        facts.append(f"{summary['samples_per_second']:,.0f} samples/s")
+    if summary.get("epochs_run"):
+        facts.append(f"{summary['epochs_run']} epochs (best {summary.get('best_epoch', '?')})")
+    if summary.get("params"):
+        facts.append(f"{summary['params']:,} parameters")
+    if summary.get("mixed_precision"):
+        facts.append("mixed precision")
+    if summary and not summary.get("cudnn_eligible", True):
+        facts.append("no fused cuDNN kernel on a GPU")
+    st.caption(plain(" · ".join(facts)))
+
+
 def render(rid: str, status: dict, data: dict, figs: dict[str, Any]) -> None:
     cell_badge(run_cell(data))
+    run_facts(status, data)
     _state_banner(status, data)
     headline(data, status, figs)
     st.subheader("Training")

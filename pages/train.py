@@ -14,6 +14,7 @@ import streamlit as st
 
 from core import data, dataset, jobs, models, plots
 from core.config import (
+    ACTIVATIONS,
     CELLS,
     FEATURES,
     OPTIMIZERS,
@@ -132,11 +133,25 @@ def settings_form() -> tuple[bool, dict, dict, dict]:
                     "Forget-gate bias 1 (LSTM)", value=True, key="train_forget_bias"
                 ),
             )
+            m.update(_gpu_fields())
         with c3:
             st.markdown("**Training**")
             t = _train_fields()
         submitted = st.form_submit_button("Train", type="primary", key="train_submit")
     return submitted, d, m, t
+
+
+def _gpu_fields() -> dict:
+    """Choices that change how a GPU runs the cell; the preview says when one costs cuDNN."""
+    with st.expander("GPU options"):
+        return dict(
+            recurrent_dropout=st.slider(
+                "Recurrent dropout (turns off cuDNN)", 0.0, 0.9, 0.0, 0.05, key="train_rec_dropout"
+            ),
+            activation=st.selectbox(
+                "Activation (tanh keeps cuDNN)", ACTIVATIONS, key="train_activation"
+            ),
+        )
 
 
 def _train_fields() -> dict:
@@ -155,6 +170,9 @@ def _train_fields() -> dict:
         "Early-stopping patience (0 = off)", 0, 1000, 5, key="train_pat"
     )
     t["seed"] = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    t["mixed_precision"] = st.checkbox(
+        "Mixed precision (float16 on a GPU; ignored on the CPU)", key="train_mixed"
+    )
     return t
 
 

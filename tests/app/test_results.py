@@ -47,6 +47,8 @@ def test_finished_run_renders_everything(store_root):
     assert not at.get("download_button") and not at.dataframe  # lazy tabs: not built yet
     assert any("Lag check" in m.value for m in list(at.warning) + list(at.success))
     assert at.query_params["run"] == rid
+    facts = " ".join(c.value for c in at.caption)
+    assert "trained on CPU" in facts and "samples/s" in facts  # the device the worker recorded
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,22 @@ def test_submit_a_small_run_and_watch_it_finish(store_root):
     at.query_params["run"] = rid
     at.switch_page("pages/results.py").run()
     assert not at.exception
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("train_rec_dropout", 0.2), ("train_activation", "relu")]
+)
+def test_a_choice_that_loses_cudnn_is_noted(store_root, key, value):
+    at = open_train()
+    assert not any("cuDNN" in i.value for i in at.info)
+    widget = at.slider(key=key) if key == "train_rec_dropout" else at.selectbox(key=key)
+    widget.set_value(value)
+    at.button(key="train_submit").click().run()
+    try:
+        assert not at.exception and not at.error
+        assert any("cuDNN" in i.value for i in at.info)
+    finally:
+        from core import jobs  # the submit queued a real worker: stop it
+
+        for job in jobs.queue(RunStore(store_root)):
+            jobs.cancel(job["run_id"], RunStore(store_root))
