@@ -11,7 +11,6 @@ Reads need pandas/numpy/json only, so the Streamlit server can list and show run
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -27,6 +26,7 @@ import filelock
 import numpy as np
 import pandas as pd
 
+from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError, UserError
 from core.procs import orphaned, process_alive, process_identity
@@ -55,14 +55,6 @@ ROW_KEYS += ("size_bytes", "damaged")
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _versions() -> dict[str, str | None]:
@@ -284,8 +276,12 @@ class RunStore:
             return None
         return s if isinstance(s, dict) else None
 
-    def is_complete(self, run_id: str) -> bool:
-        """A cache hit: summary present, status done, every recorded checksum still matching."""
+    def is_complete(self, run_id: str, *, memo: bool = False) -> bool:
+        """A cache hit: summary present, status done, every recorded checksum still matching.
+
+        memo=True (listings) skips re-hashing a file whose size and mtime are unchanged since
+        it last matched; a cache-hit decision always hashes every artifact afresh.
+        """
         d = self.run_dir(run_id)
         summary = self.summary(run_id)
         if summary is None or self.status(run_id).get("state") != "done":
@@ -293,10 +289,10 @@ class RunStore:
         checksums = summary.get("checksums")
         if not isinstance(checksums, dict) or "model.keras" not in checksums:
             return False
-        for name, digest in checksums.items():
-            if name not in CHECKED or not (d / name).exists() or sha256_file(d / name) != digest:
-                return False
-        return True
+        return all(
+            name in CHECKED and matches(d / name, digest, memo=memo)
+            for name, digest in checksums.items()
+        )
 
     def touch(self, run_id: str) -> None:
         """Mark a run as used now: eviction removes the least recently used first."""
@@ -328,7 +324,7 @@ class RunStore:
         row["error"] = st.get("error")
         if row["state"] == "done":
             summary = self.summary(rid)
-            if summary is None or not self.is_complete(rid):
+            if summary is None or not self.is_complete(rid, memo=True):
                 row["damaged"] = True
             else:
                 row.update(_summary_columns(summary))

@@ -22,7 +22,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import cli, data, jobs, worker
-from core.runs import CHECKED, INTERRUPTED, RunStore, sha256_file
+from core.checksums import sha256_file
+from core.runs import CHECKED, INTERRUPTED, RunStore
 from tests.fakes import make_run
 
 KILLS = 20
