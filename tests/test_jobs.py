@@ -11,6 +11,7 @@ from core import data, jobs
 from core.config import RunSpec
 from core.errors import UserError
 from core.runs import INTERRUPTED, RunStore, process_alive
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +21,6 @@ def prices():
 
 def _spec(epochs: int, seed: int = 0) -> RunSpec:
     return RunSpec().replace(epochs=epochs, units=4, lookback=5, patience=0, seed=seed)
-
-
-def _wait(predicate, timeout: float = 240.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _state(store: RunStore, rid: str) -> str:
@@ -71,7 +62,9 @@ def test_double_submit_trains_once_then_hits_cache(store_root, prices, monkeypat
     assert len(spawned) == 1  # one worker process for two submits
     rid = results[0].run_id
     assert jobs.queue(store)[0]["run_id"] == rid
-    _wait(lambda: _state(store, rid) in ("done", "failed"), what="the run to finish")
+    wait_for(
+        lambda: _state(store, rid) in ("done", "failed"), timeout=240, what="the run to finish"
+    )
     assert _state(store, rid) == "done", store.status(rid)
     assert [r["epoch"] for r in store.metrics(rid)] == [1, 2, 3]
     assert store.is_complete(rid) and jobs.queue(store) == []
@@ -84,17 +77,17 @@ def test_double_submit_trains_once_then_hits_cache(store_root, prices, monkeypat
 def test_kill_9_mid_run_reads_interrupted_and_the_spec_retrains(store_root, prices):
     store = RunStore()
     rid = jobs.submit(_spec(8), prices, store).run_id
-    _wait(lambda: store.status(rid).get("epoch", 0) >= 1, what="the first epoch")
+    wait_for(lambda: store.status(rid).get("epoch", 0) >= 1, timeout=240, what="the first epoch")
     st = store.status(rid)
     os.kill(st["pid"], signal.SIGKILL)
-    _wait(lambda: _state(store, rid) == "failed", timeout=10, what="the interrupted state")
+    wait_for(lambda: _state(store, rid) == "failed", timeout=10, what="the interrupted state")
     assert store.status(rid)["error"] == INTERRUPTED
     row = next(r for r in store.list_runs() if r["run_id"] == rid)
     assert row["state"] == "failed" and not row["damaged"]
     assert store.metrics(rid) and store.summary(rid) is None and not store.is_complete(rid)
     again = jobs.submit(_spec(8), prices, store)
     assert again.run_id == rid and not again.cached and again.state == "queued"
-    _wait(lambda: _state(store, rid) in ("done", "failed"), what="the retrain")
+    wait_for(lambda: _state(store, rid) in ("done", "failed"), timeout=240, what="the retrain")
     assert _state(store, rid) == "done" and store.is_complete(rid)
     assert [r["epoch"] for r in store.metrics(rid)] == list(range(1, 9))
 
@@ -105,7 +98,7 @@ def test_queue_limits_and_cancel(store_root, prices, monkeypatch):
     monkeypatch.setenv("GRADLAB_MAX_QUEUE", "2")
     store = RunStore()
     first = jobs.submit(_spec(500, seed=1), prices, store).run_id
-    _wait(lambda: _state(store, first) == "running", what="the first run to start")
+    wait_for(lambda: _state(store, first) == "running", timeout=240, what="the first run to start")
     second = jobs.submit(_spec(500, seed=2), prices, store).run_id
     with pytest.raises(UserError, match="already queued or training"):
         jobs.submit(_spec(500, seed=3), prices, store)
@@ -114,6 +107,6 @@ def test_queue_limits_and_cancel(store_root, prices, monkeypatch):
     for rid in (second, first):
         pid, created = store.status(rid)["pid"], store.status(rid)["pid_created"]
         assert jobs.cancel(rid, store)["state"] == "cancelled"
-        _wait(lambda p=pid, c=created: not process_alive(p, c), timeout=10, what="the kill")
+        wait_for(lambda p=pid, c=created: not process_alive(p, c), timeout=10, what="the kill")
         assert _state(store, rid) == "cancelled"
     assert jobs.queue(store) == []

@@ -1,5 +1,6 @@
 """Worker: slot locks before TensorFlow, failures recorded as status, cancel while queued."""
 
+import contextlib
 import os
 import threading
 import time
@@ -11,6 +12,18 @@ from core.config import RunSpec
 from core.runs import RunStore
 
 FP = "cd" * 32  # prices never saved under this fingerprint
+
+
+@contextlib.contextmanager
+def _slot_taken(store_root):
+    """Hold worker slot 0, as a training worker would."""
+    (store_root / "_slots").mkdir()
+    busy = filelock.FileLock(str(store_root / "_slots" / "0.lock"), timeout=0)
+    busy.acquire()
+    try:
+        yield
+    finally:
+        busy.release()
 
 
 def _queued(store: RunStore, seed: int = 0) -> str:
@@ -45,10 +58,7 @@ def test_waits_for_a_free_slot_and_stops_when_cancelled(store_root, monkeypatch)
     monkeypatch.setenv("GRADLAB_WORKERS", "1")
     store = RunStore()
     rid = _queued(store)
-    (store_root / "_slots").mkdir()
-    busy = filelock.FileLock(str(store_root / "_slots" / "0.lock"), timeout=0)
-    busy.acquire()  # another worker is training
-    try:
+    with _slot_taken(store_root):  # another worker is training
         done = {}
         thread = threading.Thread(target=lambda: done.update(worker.execute(store, rid)))
         thread.start()
@@ -57,18 +67,11 @@ def test_waits_for_a_free_slot_and_stops_when_cancelled(store_root, monkeypatch)
         store.write_status(rid, state="cancelled")
         thread.join(timeout=5)
         assert not thread.is_alive() and done["state"] == "cancelled"
-    finally:
-        busy.release()
 
 
 def test_second_slot_lets_a_second_run_start(store_root, monkeypatch):
     monkeypatch.setenv("GRADLAB_WORKERS", "2")
     store = RunStore()
     rid = _queued(store)
-    (store_root / "_slots").mkdir()
-    busy = filelock.FileLock(str(store_root / "_slots" / "0.lock"), timeout=0)
-    busy.acquire()
-    try:
+    with _slot_taken(store_root):
         assert worker.execute(store, rid)["state"] == "failed"  # ran (and found no prices)
-    finally:
-        busy.release()

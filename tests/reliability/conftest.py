@@ -7,15 +7,13 @@ docs/RELIABILITY.md quotes. The bad-input catalogue counts its cases the same wa
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
 from core.config import RunSpec
+from tests.waiting import wait_for
 
 _FIGURES = pytest.StashKey[dict]()
 # The tiny spec every real training here uses: 2 cores shared with other people's work.
@@ -28,17 +26,6 @@ def tiny_spec(epochs: int = 2, seed: int = 0) -> RunSpec:
         epochs=epochs, units=4, lookback=5, patience=0, seed=seed, start=start, end=end,
         batch_size=64, probe_size=8,
     ).validate()  # fmt: skip
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 180.0, what: str = "it") -> Any:
-    """Poll predicate every 50 ms; its first truthy value, or an AssertionError on timeout."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
