@@ -82,7 +82,12 @@ def test_rows_follow_the_design_and_sink_sees_probe_and_epochs():
     assert all(len(g) == T and all(v > 0 for v in g) for g in gtt["norms"])
     assert result.epochs_run == 2 and result.params == result.model.count_params()
     assert result.samples_per_second == pytest.approx(96 * 2 / result.train_seconds)
-    assert result.device == {"name": "CPU", "gpu": False, "mixed_precision": False}
+    assert result.device == {
+        "name": "CPU",
+        "gpu": False,
+        "mixed_precision": False,
+        "backend": "tensorflow",
+    }
 
 
 @pytest.mark.parametrize(("cell", "gates"), [("gru", {"z", "r", "h"}), ("rnn", {"h"})])
@@ -214,7 +219,12 @@ def fake_gpu(monkeypatch):
 def test_setup_device_on_a_gpu(fake_gpu):
     info = training.setup_device(mixed_precision=True)
     assert fake_gpu == [("/physical_device:GPU:0", True)]
-    assert info == {"name": "/physical_device:GPU:0", "gpu": True, "mixed_precision": True}
+    assert info == {
+        "name": "/physical_device:GPU:0",
+        "gpu": True,
+        "mixed_precision": True,
+        "backend": "tensorflow",
+    }
     assert keras.mixed_precision.global_policy().name == "mixed_float16"
     assert training.setup_device(mixed_precision=False)["mixed_precision"] is False
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -222,7 +232,7 @@ def test_setup_device_on_a_gpu(fake_gpu):
 
 def test_setup_device_on_the_cpu_ignores_mixed_precision():
     info = training.setup_device(mixed_precision=True)
-    assert info == {"name": "CPU", "gpu": False, "mixed_precision": False}
+    assert info == {"name": "CPU", "gpu": False, "mixed_precision": False, "backend": "tensorflow"}
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
@@ -236,7 +246,7 @@ def test_loss_scaled_norms_are_unscaled():
         model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
         model.fit(_ds().train.x, _ds().train.y, batch_size=96, epochs=1, verbose=0)
-        norms, _ = model._grad_stats.read_and_reset()
+        norms, _ = model.read_grad_stats()
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert norms["global"]["max"] == pytest.approx(ref, rel=0.05)
