@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import overhead  # noqa: E402  (the task's windows, shared)
 
 from core import training  # noqa: E402
@@ -108,10 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=2, help="epochs per timed fit")
     ap.add_argument("--baseline", type=Path, help="this script's --json output from the CPU")
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    ap.add_argument("--save-data", type=Path, help="write the windows (npz) for torch_gpu.py")
     args = ap.parse_args(argv)
     device = training.setup_device(mixed_precision=False)
     keras.utils.set_random_seed(0)
     source, data = overhead.load_windows()
+    if args.save_data:
+        args.save_data.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.save_data, **dict(zip(("x", "y", "vx", "vy"), data, strict=True)))
     base = json.loads(args.baseline.read_text())["figures"] if args.baseline else {}
     print(f"backend {training.BACKEND}, device {device['name']}, {platform.node()}; {source}; "
           f"{len(data[0])} train windows; median of {args.repeats} x {args.epochs} epochs")  # fmt: skip
