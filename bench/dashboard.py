@@ -7,7 +7,10 @@ Debian's chromium through Playwright. "Cold" = a fresh browser context; "warm" =
 kept throughout, as a returning user's browser (same origin, so it keeps its HTTP cache).
   health_s / first_content_s  start -> /_stcore/health answers / Home's title on screen
   first_page_s        start -> Home rendered (title, price chart drawn, script finished),
-                      cold browser; the browser is launched before the server
+                      cold browser; the browser is launched before the server. Home's chart
+                      is a static SVG image (st.image) since it stopped loading plotly.js:
+                      a chart counts as drawn when it is a plotly chart with its SVG laid
+                      out, or an st.image whose picture has loaded with a non-zero size
   first_page_warm_cache_s, first_page_cold_restart_s   the same after a 2nd start in the
                       warm context, and after a 3rd start in a fresh one (the control)
   train_s             Train clicked -> "Training finished." (small GRU, ^GSPC)
@@ -60,22 +63,25 @@ CHROME_ARGS = [
 # by a user who already has the app open, hence the warm figure.
 TARGETS = {"first_page_s": 3.0, "results_warm_s": 1.5, "server_peak_rss_mb": 400.0}
 VIEWPORT = {"width": 1400, "height": 1000}
-HOME_TITLE, HOME_CHARTS = "Gradient Lab", 1  # h1 and charts of app.py's default page
+HOME_TITLE, HOME_CHARTS = "Gradient Lab", 1  # h1 and charts (its SVG price image) of Home
 # st.navigation names a page's URL after its file: pages/results.py -> /results
 RESULTS_TITLE, RESULTS_PATH, RESULTS_CHARTS = "Results", "results", 4
 RUN_HEADING = re.compile(r"Run ([0-9a-f]{16})")
 # The page's title is on screen (before the first script run the app can already read
-# notRunning), the script run is over and every plotly chart is drawn (a chart without
-# .main-svg is still loading plotly.js or laying out); args = [min_charts, title or null].
+# notRunning), the script run is over and every chart is drawn: a plotly chart without
+# .main-svg is still loading plotly.js or laying out, an image is drawn once loaded; at least
+# min_charts of them. args = [min_charts, title or null].
 # The title tells an in-app navigation's new page from the old one still on screen.
 _RENDERED_JS = """([minCharts, title]) => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   const heads = [...document.querySelectorAll('h1')];
   if (!heads.length || (title && !heads.some(h => h.textContent.includes(title)))) return false;
-  const charts = [...document.querySelectorAll('.js-plotly-plot')];
-  if (charts.length < minCharts) return false;
-  return charts.every(c => c.querySelector('.main-svg') && c.getBoundingClientRect().height > 0);
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+  if (plots.length + images.length < minCharts) return false;
+  return plots.every(c => c.querySelector('.main-svg') && c.getBoundingClientRect().height > 0)
+    && images.every(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 0);
 }"""
 
 

@@ -36,6 +36,7 @@ from core.plotkit import (
     has_rows,
     integer_axis,
     positive,
+    price_svg,
     shade_splits,
     split_bounds,
     thin_train,
@@ -62,11 +63,14 @@ __all__ = [
     "predictions_chart",
     "predictions_overlay",
     "price_chart",
+    "price_svg",
     "residual_hist",
+    "skill_chart",
     "spectral_chart",
     "theory_power_chart",
     "theory_tanh_chart",
     "val_loss_band",
+    "weekly_closes",
 ]
 
 
@@ -396,4 +400,27 @@ def theory_tanh_chart(
         return empty_figure(title)
     for label, values in (reference or {}).items():
         _theory_lines({label: values}, fig, color=NEUTRAL, dash="dash")
+    return fig
+
+
+def skill_chart(rows: list[dict], title: str = "Skill vs the naive forecast") -> go.Figure:
+    """Horizontal bars of test skill (1 - RMSE / naive RMSE) per run, coloured by cell.
+
+    Rows are run-store listing rows ("cell", "skill", "label"); the zero line is the naive
+    "tomorrow = today" forecast, so a bar to its left is a model that lost to it.
+    """
+    rows = [r for r in rows if isinstance(r.get("skill"), (int, float))]
+    if not rows:
+        return empty_figure(title, "No finished runs yet")
+    fig = base_figure(title, x_title="skill (> 0: beats naive)")
+    fig.add_bar(
+        y=[r["label"] for r in rows],
+        x=[r["skill"] for r in rows],
+        orientation="h",
+        marker_color=[cell_color(r.get("cell", "")) for r in rows],
+        hovertemplate="%{y}<br>skill %{x:+.4f}<extra></extra>",
+    )
+    fig.add_vline(x=0, line_dash="dot", line_color=NEUTRAL, annotation_text="naive")
+    fig.update_yaxes(autorange="reversed")  # newest first, as listed
+    fig.update_layout(hovermode="closest", height=120 + 28 * len(rows), margin_t=48)
     return fig

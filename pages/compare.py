@@ -1,6 +1,7 @@
 """Compare: the same data and settings, several cells × several seeds, judged honestly.
 
-A comparison is a set of run ids. It comes from the form (missing runs are submitted,
+A comparison is a set of run ids. It comes from the form (prices from the same sources as
+Train, pages/sources.py: bundled, Yahoo Finance or a CSV upload; missing runs are submitted,
 finished ones reused from the store) or from runs already in the store that differ only in
 cell and seed. Results show seed spread, the naive baseline and a Diebold-Mariano verdict.
 """
@@ -15,11 +16,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import data, evaluation, jobs, plots
+from core import evaluation, jobs, plots
 from core.config import CELLS, OPTIMIZERS, RunSpec
 from core.errors import UserError
+from pages.sources import data_source  # the same data sources as Train
 from pages.ui import cell_name, get_store, show_error
 
+COMPARE_FROM = dt.date(2010, 1, 1)  # a bundled range opens here: many fits, so less data
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
 ACTIVE = ("queued", "running")
 METRICS = {
@@ -30,18 +33,18 @@ METRICS = {
 }
 
 
-@st.cache_data(show_spinner=False)
-def sample_prices(ticker: str) -> pd.DataFrame:
-    return data.load_prices(source="sample", ticker=ticker)
-
-
-def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame]:
-    """One form: data and shared settings once, then which cells and how many seeds."""
+def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame] | None:
+    """The prices (the same sources as Train), then one form for the shared settings and
+    which cells and how many seeds; None while a CSV upload is awaited."""
+    chosen = data_source("compare", first=COMPARE_FROM)
+    if chosen is None:
+        return None
+    prices, source_fields = chosen
+    if len(prices):
+        first, last = prices.index[0], prices.index[-1]
+        st.caption(f"{len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}.")
     with st.form("compare_form"):
         c1, c2, c3 = st.columns(3)
-        ticker = c1.selectbox("Ticker (bundled)", data.bundled_tickers(), key="compare_ticker")
-        start = c1.date_input("From", dt.date(2010, 1, 1), key="compare_start")
-        end = c1.date_input("To", dt.date(2018, 12, 31), key="compare_end")
         lookback = c1.number_input("Lookback (days)", 2, 1000, 30, key="compare_lookback")
         layers = c2.number_input("Layers", 1, 4, 1, key="compare_layers")
         units = c2.number_input("Units per layer", 1, 512, 32, key="compare_units")
@@ -49,17 +52,14 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame]:
         optimizer = c3.selectbox("Optimizer", OPTIMIZERS, key="compare_optimizer")
         lr = c3.number_input("Learning rate", 1e-6, 10.0, 1e-3, format="%.5f", key="compare_lr")
         epochs = c3.number_input("Epochs", 1, 1000, 20, key="compare_epochs")
-        patience = c3.number_input("Patience (0 = off)", 0, 1000, 5, key="compare_patience")
+        patience = c1.number_input("Patience (0 = off)", 0, 1000, 5, key="compare_patience")
         cells = st.multiselect(
             "Cells", CELLS, default=["lstm", "gru"], format_func=cell_name, key="compare_cells"
         )
         seeds = st.slider("Seeds per cell", 1, 10, 3, key="compare_seeds")
         submitted = st.form_submit_button("Compare", type="primary", key="compare_submit")
-    prices = data.load_prices("sample", ticker, start=start, end=end) if submitted else None
     spec = RunSpec().replace(
-        ticker=ticker,
-        start=start.isoformat(),
-        end=end.isoformat(),
+        **source_fields,
         lookback=lookback,
         layers=layers,
         units=units,
@@ -127,8 +127,9 @@ def choose() -> None:
     new, stored = st.tabs(["Run a comparison", "Compare runs already in the store"])
     with new:
         try:
-            submitted, spec, cells, seeds, prices = _base_spec()
-            if submitted:
+            chosen = _base_spec()
+            if chosen is not None and chosen[0]:  # submitted
+                _, spec, cells, seeds, prices = chosen
                 submit_all(spec.validate(), cells, seeds, prices)
         except UserError as exc:
             show_error(exc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from core import data, plots
@@ -14,15 +12,16 @@ RECENT = 5  # runs listed on the home page; the Runs page has all of them
 
 
 @st.cache_resource(show_spinner=False)
-def overview(ticker: str) -> tuple[Any, str]:
-    """The bundled series' chart and caption, built once per server: every visitor sees the
-    same figure, so it is shared, not copied. Weekly closes (a fifth of the 5,000 days, the
-    same shape) keep the first page quick to draw."""
+def overview(ticker: str) -> tuple[str, str]:
+    """The bundled series as a static SVG and its caption, built once per server. Static on
+    purpose: the first page then needs no plotly.js (a 4.7 MB bundle the browser would parse
+    before drawing); the pages that analyse runs keep interactive plotly charts."""
     prices = data.load_prices(source="sample", ticker=ticker)
-    title = f"S&P 500 ({ticker}), bundled data: weekly closes"
-    fig = plots.price_chart(data.price_series(prices), title=title, weekly=True)
+    weekly = plots.weekly_closes(data.price_series(prices))  # a fifth of the points, same shape
+    label = f"S&P 500 ({ticker}), bundled data: weekly closes"
     first, last = prices.index[0], prices.index[-1]
-    return fig, f"{len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}."
+    caption = f"{label}. {len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}."
+    return plots.price_svg(weekly.index, weekly.to_numpy(), label), caption
 
 
 def _created(row: dict) -> str:
@@ -46,8 +45,8 @@ left.page_link(TRAIN_PAGE, label="Train a model", icon=":material/model_training
 right.page_link("pages/theory.py", label="Why gradients vanish", icon=":material/functions:")
 
 try:
-    figure, caption = overview("^GSPC")
-    st.plotly_chart(figure, key="home_price_chart")
+    svg, caption = overview("^GSPC")
+    st.image(svg, width="stretch")
     st.caption(caption)
 except UserError as exc:
     show_error(exc)
@@ -60,6 +59,17 @@ except UserError as exc:
     runs = []
 if not runs:
     st.info("No runs yet: train one on the Train page; the first takes under a minute on a CPU.")
-for row in runs[:RECENT]:
+recent = runs[:RECENT]
+for row in recent:
     run_id = str(row.get("run_id") or row.get("id"))
     st.page_link(RESULTS_PAGE, label=run_label(row), query_params={"run": run_id})
+# A returning user's runs against the naive forecast at a glance. Its plotly chart, drawn
+# after the rest, also brings plotly.js into the browser for the Results page they open next.
+scored = [
+    {**row, "label": f"{plots.cell_name(row.get('cell') or '?')} · {row.get('ticker')} · "
+     f"seed {row.get('seed')} · {str(row.get('run_id'))[:6]}"}
+    for row in recent
+    if row.get("state") == "done" and isinstance(row.get("skill"), (int, float))
+]  # fmt: skip
+if scored:
+    st.plotly_chart(plots.skill_chart(scored), key="home_skill_chart")

@@ -6,9 +6,6 @@ a refresh, a second tab or a closed laptop lid does not lose the run.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
@@ -24,87 +21,14 @@ from core.config import (
     RunSpec,
     TrainSpec,
 )
-from core.data_csv import MAX_CSV_BYTES  # one limit: core, the page and the server agree
-from core.errors import DataError, UserError
+from core.errors import UserError
+from pages.sources import data_source  # shared with Compare
 from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, show_error
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"
 ACTIVE = ("queued", "running")
-SOURCES = {"Bundled sample": "sample", "Yahoo Finance": "yahoo", "CSV upload": "csv"}
 TARGET_LABELS = {"return": "next-day log return", "price": "scaled price level (easy to fool)"}
-
-
-@st.cache_data(show_spinner=False)
-def sample_prices(ticker: str) -> pd.DataFrame:
-    return data.load_prices(source="sample", ticker=ticker)
-
-
-@st.cache_data(show_spinner="Fetching prices from Yahoo Finance…", ttl=3600)
-def yahoo_prices(ticker: str, start: str, end: str) -> pd.DataFrame:
-    return data.load_prices(source="yahoo", ticker=ticker, start=start, end=end)
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def csv_prices(raw: bytes) -> pd.DataFrame:
-    return data.load_prices(source="csv", csv=raw)
-
-
-def _date_range(key: str, lo: dt.date, hi: dt.date, default: tuple[dt.date, dt.date]) -> tuple:
-    picked = st.date_input("Date range", value=default, min_value=lo, max_value=hi, key=key)
-    # While the user is between the two clicks of a range the widget holds one date.
-    return tuple(picked) if isinstance(picked, (tuple, list)) and len(picked) == 2 else default
-
-
-def _slice(full: pd.DataFrame, key: str) -> tuple[pd.DataFrame, str | None, str | None]:
-    """Prices within a picked range; start/end stay None when the whole file is used."""
-    lo, hi = full.index[0].date(), full.index[-1].date()
-    start, end = _date_range(key, lo, hi, (lo, hi))
-    prices = full.loc[pd.Timestamp(start) : pd.Timestamp(end)]
-    return (
-        prices,
-        None if start == lo else start.isoformat(),
-        None if end == hi else end.isoformat(),
-    )
-
-
-def _csv_source() -> tuple[pd.DataFrame, dict]:
-    upload = st.file_uploader("CSV with a date and a close column", type=["csv"], key="train_csv")
-    label = st.text_input("Label for this series", value="CSV", key="train_csv_label")
-    if upload is None:
-        st.info("Upload a CSV (columns: date, close; open/high/low/volume optional) to go on.")
-        st.stop()
-    raw = upload.getvalue()
-    if len(raw) > MAX_CSV_BYTES:
-        raise DataError(
-            f"{upload.name} is {len(raw) / 2**20:.1f} MB; the limit is "
-            f"{MAX_CSV_BYTES // 2**20} MB: upload daily prices only (date, close, …)"
-        )
-    prices, start, end = _slice(csv_prices(raw), "train_dates_csv")
-    sha = hashlib.sha256(raw).hexdigest()
-    return prices, dict(source="csv", ticker=label.strip(), csv_sha256=sha, start=start, end=end)
-
-
-def data_source() -> tuple[pd.DataFrame, dict]:
-    """The chosen prices and the DataSpec fields that name them (source, ticker, range)."""
-    choice = st.radio("Data source", list(SOURCES), horizontal=True, key="train_source")
-    source = SOURCES[choice]
-    if source == "sample":
-        ticker = st.selectbox("Ticker", data.bundled_tickers(), key="train_sample_ticker")
-        prices, start, end = _slice(sample_prices(ticker), "train_dates_sample")
-        return prices, dict(source="sample", ticker=ticker, start=start, end=end)
-    if source == "yahoo":
-        ticker = st.text_input("Yahoo Finance ticker", value="AAPL", key="train_yahoo_ticker")
-        today = dt.date.today()
-        start, end = _date_range(
-            "train_dates_yahoo", dt.date(1970, 1, 1), today, (dt.date(2015, 1, 1), today)
-        )
-        DataSpec(source="yahoo", ticker=ticker.strip()).validate()  # bad symbol: say so first
-        prices = yahoo_prices(ticker.strip(), start.isoformat(), end.isoformat())
-        return prices, dict(
-            source="yahoo", ticker=ticker.strip(), start=start.isoformat(), end=end.isoformat()
-        )
-    return _csv_source()
 
 
 def settings_form() -> tuple[bool, dict, dict, dict]:
@@ -301,10 +225,13 @@ def current_run() -> None:
 
 st.title("Train a model")
 try:
-    prices, source_fields = data_source()
+    chosen = data_source("train")
 except UserError as exc:
     show_error(exc)
     st.stop()
+if chosen is None:  # waiting for a CSV upload; the source widgets say so
+    st.stop()
+prices, source_fields = chosen
 submitted, d, m, t = settings_form()
 try:
     spec = build_spec(source_fields, d, m, t)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core import plots
+from core import plotkit, plots
 from core.runs import RunStore
 from tests.fakes import fake_prices, make_run
 
@@ -263,3 +265,46 @@ def test_theory_charts_are_log_scaled_lines():
     assert power.layout.yaxis.type == tanh.layout.yaxis.type == "log"
     assert _names(power) == ["ρ = 0.9", "ρ = 1.1"] and len(tanh.data) == 1
     np.testing.assert_allclose(power.data[1].y, 1.1 ** np.arange(5))
+
+
+def test_price_svg_is_a_static_chart_of_every_finite_point():
+    prices = fake_prices(n=600)["close"]
+    prices.iloc[5] = np.nan  # dropped, not drawn as a gap to zero
+    svg = plots.price_svg(prices.index, prices.to_numpy(), "S&P <500> & co")
+    root = ET.fromstring(svg)  # well-formed: the label is escaped
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.find(f"{ns}title").text == "S&P <500> & co"
+    (line,) = root.iter(f"{ns}polyline")
+    points = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+    assert len(points) == 599
+    xs, ys = np.array(points).T
+    width, height = map(float, root.get("viewBox").split()[2:])
+    assert np.all(np.diff(xs) > 0) and xs.min() >= 0 and xs.max() <= width
+    assert ys.min() >= 0 and ys.max() <= height
+    # higher price, higher on screen (smaller y)
+    assert np.argmin(ys) == int(np.nanargmax(prices.dropna().to_numpy()))
+    labels = [t.text for t in root.iter(f"{ns}text")]
+    assert "2016" in labels and "2017" in labels  # years of the 2015-2017 series
+    assert any(label.replace(",", "").isdigit() for label in labels)  # price ticks
+
+
+def test_price_svg_needs_two_points_and_ticks_are_round():
+    with pytest.raises(ValueError, match="at least two"):
+        plots.price_svg(pd.bdate_range("2020-01-01", periods=3), [1.0, np.nan, np.nan], "x")
+    assert plotkit.nice_ticks(700.0, 2900.0).tolist() == [1000.0, 1500.0, 2000.0, 2500.0]
+
+
+def test_skill_chart_one_bar_per_scored_run_coloured_by_cell_beside_the_naive_line():
+    rows = [
+        {"cell": "lstm", "skill": 0.02, "label": "LSTM a"},
+        {"cell": "gru", "skill": -0.01, "label": "GRU b"},
+        {"cell": "rnn", "skill": None, "label": "not finished"},
+    ]
+    fig = plots.skill_chart(rows)
+    (bar,) = fig.data
+    assert list(bar.y) == ["LSTM a", "GRU b"] and list(bar.x) == [0.02, -0.01]
+    assert list(bar.marker.color) == [plots.cell_color("lstm"), plots.cell_color("gru")]
+    (line,) = fig.layout.shapes
+    assert line.x0 == line.x1 == 0 and fig.layout.annotations[0].text == "naive"
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert "No finished runs" in plots.skill_chart(rows[2:]).layout.annotations[0].text

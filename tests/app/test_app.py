@@ -1,5 +1,7 @@
 """The router and Home: every page renders on an empty and a full store; the sidebar works."""
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -30,7 +32,11 @@ def test_home_on_an_empty_store(store_root):
     at = open_app()
     assert not at.exception and not at.error
     assert at.title[0].value == "Gradient Lab"
-    assert len(at.get("plotly_chart")) == 1  # bundled ^GSPC on screen at once
+    # bundled ^GSPC on screen at once, as a static SVG: the first page loads no plotly.js
+    assert not at.get("plotly_chart")
+    (image,) = at.get("image")
+    svg = base64.b64decode(image.proto.imgs[0].url.split(",", 1)[1]).decode()
+    assert svg.startswith("<svg") and "<polyline" in svg and ">2008</text>" in svg
     assert "trading days, 1999" in at.caption[0].value
     assert any("No runs yet" in i.value for i in at.info)
     labels = [p.proto.label for p in at.get("page_link")]
@@ -63,6 +69,11 @@ def test_home_lists_recent_runs_and_sidebar_shows_the_queue(store_root):
     assert len(bars) == 1
     assert bars[0].proto.value == 50  # 3 of 6 epochs
     assert "epoch 3/6" in bars[0].proto.text and "seed 2" in bars[0].proto.text
+    # the finished run, and only it, against the naive forecast
+    (chart,) = at.get("plotly_chart")
+    (bars_trace,) = json.loads(chart.proto.spec)["data"]
+    assert bars_trace["y"] == [f"GRU · ^GSPC · seed 1 · {done[:6]}"]
+    assert len(bars_trace["x"]) == 1 and isinstance(bars_trace["x"][0], float)
 
 
 def test_sidebar_names_the_gpu_from_nvidia_smi(store_root, tmp_path, monkeypatch):

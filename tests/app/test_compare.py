@@ -1,9 +1,17 @@
-"""Compare page on fake runs already in the store: no training, a verdict and a table."""
+"""Compare page: runs already in the store (fake, no training) give a verdict and a table;
+new comparisons take their prices from the same sources as Train."""
 
+import datetime as dt
+import hashlib
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import jobs
+from core.runs import RunStore
 from tests.fakes import make_run
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -53,3 +61,100 @@ def test_one_cell_says_pick_two(store_root):
     at.button(key="compare_stored").click().run()
     assert not at.exception
     assert any("pick two or more cells" in i.value for i in at.info)
+
+
+def test_offers_the_train_pages_data_sources(store_root):
+    at = open_compare()
+    train = AppTest.from_file(str(APP), default_timeout=30).run()
+    train = train.switch_page("pages/train.py").run()
+    assert at.radio(key="compare_source").options == train.radio(key="train_source").options
+    assert at.selectbox(key="compare_sample_ticker").value == "^GSPC"
+    # A bundled range opens in 2010: a comparison trains cells x seeds models.
+    assert at.date_input(key="compare_dates_sample").value == (
+        dt.date(2010, 1, 1),
+        dt.date(2018, 12, 31),
+    )
+    assert any("trading days, 2010-01-04 to 2018-12-31" in c.value for c in at.caption)
+
+
+def test_waiting_for_a_csv_keeps_the_stored_runs_tab(store_root):
+    make_run(store_root, cell="gru", seed=0)
+    at = open_compare()
+    at.radio(key="compare_source").set_value("CSV upload").run()
+    assert not at.exception
+    assert any(i.value.startswith("Upload a CSV") for i in at.info)
+    assert not _has_submit(at)  # no form to submit until there are prices
+    at.button(key="compare_stored").click().run()
+    assert not at.exception and at.session_state["compare_run_ids"]
+
+
+def test_a_malformed_csv_is_a_clear_error(store_root):
+    at = open_compare()
+    at.radio(key="compare_source").set_value("CSV upload").run()
+    at.file_uploader(key="compare_csv").set_value(("x.csv", b"\x00\x01 not prices", "text/csv"))
+    at.run()
+    assert not at.exception
+    assert at.error and "Traceback" not in at.error[0].value
+    assert not _has_submit(at)
+
+
+def _has_submit(at: AppTest) -> bool:
+    return any(b.key == "compare_submit" for b in at.get("button"))
+
+
+def _csv(n: int = 300) -> bytes:
+    dates = pd.bdate_range("2012-01-02", periods=n)
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, n)))
+    frame = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "close": close})
+    return frame.to_csv(index=False).encode()
+
+
+def _yahoo_frame(*args, **kwargs) -> pd.DataFrame:
+    index = pd.bdate_range("2019-01-02", periods=400, name="Date")
+    close = 50 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, len(index))))
+    return pd.DataFrame({"Open": close, "High": close, "Low": close, "Close": close}, index=index)
+
+
+def _choose_csv(at: AppTest) -> dict:
+    raw = _csv()
+    at.radio(key="compare_source").set_value("CSV upload").run()
+    at.file_uploader(key="compare_csv").set_value(("mine.csv", raw, "text/csv")).run()
+    at.text_input(key="compare_csv_label").input("MINE").run()
+    return dict(source="csv", ticker="MINE", csv_sha256=hashlib.sha256(raw).hexdigest(), rows=300)
+
+
+def _choose_yahoo(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> dict:
+    import yfinance
+
+    monkeypatch.setattr(yfinance, "download", _yahoo_frame)  # offline: a fake answer
+    at.radio(key="compare_source").set_value("Yahoo Finance").run()
+    at.text_input(key="compare_yahoo_ticker").input("MSFT").run()
+    at.date_input(key="compare_dates_yahoo").set_value((dt.date(2019, 1, 1), dt.date(2020, 6, 30)))
+    at.run()
+    return dict(source="yahoo", ticker="MSFT", csv_sha256=None, rows=390)
+
+
+@pytest.mark.parametrize("source", ["csv", "yahoo"])
+def test_submits_every_cell_on_the_chosen_prices(store_root, monkeypatch, source):
+    at = open_compare()
+    want = _choose_csv(at) if source == "csv" else _choose_yahoo(at, monkeypatch)
+    assert not at.exception and not at.error
+    at.number_input(key="compare_lookback").set_value(5)
+    at.number_input(key="compare_units").set_value(2)
+    at.number_input(key="compare_epochs").set_value(1)
+    at.slider(key="compare_seeds").set_value(1)
+    at.button(key="compare_submit").click().run()
+    store = RunStore(store_root)
+    try:
+        assert not at.exception and not at.error
+        ids = at.session_state["compare_run_ids"]
+        specs = [store.spec(rid) for rid in ids]
+        assert sorted(s.model.cell for s in specs) == ["gru", "lstm"]
+        for spec in specs:
+            assert (spec.data.source, spec.data.ticker) == (want["source"], want["ticker"])
+            assert spec.data.csv_sha256 == want["csv_sha256"]
+        record = store.read_json(ids[0], "spec.json")
+        assert len(store.load_prices(record["data_fingerprint"])) == want["rows"]
+    finally:  # the submit queued real workers: stop them
+        for job in jobs.queue(store):
+            jobs.cancel(job["run_id"], store)

@@ -148,8 +148,8 @@ def test_uploads_are_size_limited():
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert 0 < server["maxUploadSize"] <= 50  # MB, enforced by Streamlit before our code runs
     assert data_csv.MAX_CSV_BYTES <= 50 * 2**20  # core's own limit, for the CLI and the API
-    # The Train page checks an upload against core's own limit, not a second number of its own.
-    assert "from core.data_csv import MAX_CSV_BYTES" in (ROOT / "pages/train.py").read_text()
+    # Train and Compare check an upload against core's own limit (shared pages/sources.py).
+    assert "from core.data_csv import MAX_CSV_BYTES" in (ROOT / "pages/sources.py").read_text()
     with pytest.raises(UserError, match="larger than"):
         data.load_prices("csv", "CSV", csv=b"x" * (data_csv.MAX_CSV_BYTES + 1))
 

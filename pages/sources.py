@@ -1,0 +1,107 @@
+"""Where the prices come from: the data-source widgets that Train and Compare share.
+
+A bundled sample, a Yahoo Finance ticker with a date range, or an uploaded CSV; each page
+calls ``data_source(prefix)`` and gets the prices plus the DataSpec fields that name them.
+The widgets sit outside any form on purpose: a new upload or source must show its own
+controls at once. Never imports tensorflow/keras/yfinance (core.data fetches Yahoo lazily).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from core import data
+from core.config import DataSpec
+from core.data_csv import MAX_CSV_BYTES  # one limit: core, the pages and the server agree
+from core.errors import DataError
+
+SOURCES = {"Bundled sample": "sample", "Yahoo Finance": "yahoo", "CSV upload": "csv"}
+YAHOO_FROM = dt.date(2015, 1, 1)  # a Yahoo ticker's default range: ten years or so to today
+
+
+@st.cache_data(show_spinner=False)
+def sample_prices(ticker: str) -> pd.DataFrame:
+    return data.load_prices(source="sample", ticker=ticker)
+
+
+@st.cache_data(show_spinner="Fetching prices from Yahoo Finance…", ttl=3600)
+def yahoo_prices(ticker: str, start: str, end: str) -> pd.DataFrame:
+    return data.load_prices(source="yahoo", ticker=ticker, start=start, end=end)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def csv_prices(raw: bytes) -> pd.DataFrame:
+    return data.load_prices(source="csv", csv=raw)
+
+
+def _date_range(key: str, lo: dt.date, hi: dt.date, default: tuple[dt.date, dt.date]) -> tuple:
+    picked = st.date_input("Date range", value=default, min_value=lo, max_value=hi, key=key)
+    # While the user is between the two clicks of a range the widget holds one date.
+    return tuple(picked) if isinstance(picked, (tuple, list)) and len(picked) == 2 else default
+
+
+def _slice(
+    full: pd.DataFrame, key: str, first: dt.date | None = None
+) -> tuple[pd.DataFrame, str | None, str | None]:
+    """Prices within a picked range (opening at ``first`` when given, else the whole file);
+    start/end stay None when the range reaches the file's own first/last day."""
+    lo, hi = full.index[0].date(), full.index[-1].date()
+    opening = min(max(first, lo), hi) if first else lo
+    start, end = _date_range(key, lo, hi, (opening, hi))
+    prices = full.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    return (
+        prices,
+        None if start == lo else start.isoformat(),
+        None if end == hi else end.isoformat(),
+    )
+
+
+def _csv_source(prefix: str, first: dt.date | None) -> tuple[pd.DataFrame, dict] | None:
+    upload = st.file_uploader(
+        "CSV with a date and a close column", type=["csv"], key=f"{prefix}_csv"
+    )
+    label = st.text_input("Label for this series", value="CSV", key=f"{prefix}_csv_label")
+    if upload is None:
+        st.info("Upload a CSV (columns: date, close; open/high/low/volume optional) to go on.")
+        return None
+    raw = upload.getvalue()
+    if len(raw) > MAX_CSV_BYTES:
+        raise DataError(
+            f"{upload.name} is {len(raw) / 2**20:.1f} MB; the limit is "
+            f"{MAX_CSV_BYTES // 2**20} MB: upload daily prices only (date, close, …)"
+        )
+    prices, start, end = _slice(csv_prices(raw), f"{prefix}_dates_csv", first)
+    sha = hashlib.sha256(raw).hexdigest()
+    return prices, dict(source="csv", ticker=label.strip(), csv_sha256=sha, start=start, end=end)
+
+
+def _yahoo_source(prefix: str) -> tuple[pd.DataFrame, dict]:
+    ticker = st.text_input("Yahoo Finance ticker", value="AAPL", key=f"{prefix}_yahoo_ticker")
+    ticker = ticker.strip()
+    today = dt.date.today()
+    start, end = _date_range(
+        f"{prefix}_dates_yahoo", dt.date(1970, 1, 1), today, (YAHOO_FROM, today)
+    )
+    DataSpec(source="yahoo", ticker=ticker).validate()  # a bad symbol: say so before fetching
+    prices = yahoo_prices(ticker, start.isoformat(), end.isoformat())
+    return prices, dict(source="yahoo", ticker=ticker, start=start.isoformat(), end=end.isoformat())
+
+
+def data_source(prefix: str, first: dt.date | None = None) -> tuple[pd.DataFrame, dict] | None:
+    """The chosen prices and the DataSpec fields that name them (source, ticker, range), or
+    None while a CSV upload is awaited (an info box says so). Widget keys are
+    ``{prefix}_source``, ``{prefix}_sample_ticker``, ``{prefix}_dates_sample`` and so on;
+    ``first``: the day a bundled or uploaded range opens at. Raises UserError on bad input."""
+    choice = st.radio("Data source", list(SOURCES), horizontal=True, key=f"{prefix}_source")
+    source = SOURCES[choice]
+    if source == "sample":
+        ticker = st.selectbox("Ticker", data.bundled_tickers(), key=f"{prefix}_sample_ticker")
+        prices, start, end = _slice(sample_prices(ticker), f"{prefix}_dates_sample", first)
+        return prices, dict(source="sample", ticker=ticker, start=start, end=end)
+    if source == "yahoo":
+        return _yahoo_source(prefix)
+    return _csv_source(prefix, first)
