@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs
-from core.plots import cell_name
+from core.cells import cell_name
 
 ROOT = Path(__file__).resolve().parent
 DOCS_URL = os.environ.get("GRADLAB_DOCS_URL", "")  # e.g. the repository's README on the forge

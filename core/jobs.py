@@ -16,15 +16,17 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import psutil
 
 from core.config import RunSpec, run_id
 from core.errors import UserError
 from core.procs import process_alive
 from core.runs import ACTIVE, RunStore, now_iso
+
+if TYPE_CHECKING:  # only annotations: the sidebar's queue() must not import pandas
+    import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _children: list[subprocess.Popen] = []  # reaped on each call so workers never linger as zombies

@@ -1,27 +1,33 @@
-"""Building blocks of every figure: palette, cell names, the shared layout, line traces,
-split shading, compact encodings and the predictions chart's views; and price_svg, a static
-line chart for the first page.
+"""Building blocks of every figure: palette, the shared layout, line traces, split shading,
+compact encodings and the predictions chart's views.
 
 plotly (and numpy) only; core/plots.py holds the charts themselves and re-exports the palette.
+The cell names and colours live in core.cells and the first page's static chart in
+core.svgplot (both free of plotly and pandas); they are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-# Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
-CELL_COLORS: dict[str, str] = {"lstm": "#0072B2", "gru": "#E69F00", "rnn": "#009E73"}
-CELL_NAMES: dict[str, str] = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}  # as Keras says
+# "X as X": re-exported, core.plots and the tests reach them through plotkit.
+from core.cells import CELL_COLORS as CELL_COLORS
+from core.cells import CELL_NAMES as CELL_NAMES
+from core.cells import NEUTRAL
+from core.cells import cell_color as cell_color
+from core.cells import cell_name as cell_name
+from core.overview import weekly_closes as weekly_closes
+from core.svgplot import nice_ticks as nice_ticks
+from core.svgplot import price_svg as price_svg
+
 SPLIT_COLORS: dict[str, str] = {"train": "#999999", "val": "#CC79A7", "test": "#F0E442"}
 # Per-layer lines within one run; no cell colour, so cell identity stays unambiguous.
 LAYER_COLORS = ("#56B4E9", "#D55E00", "#CC79A7", "#009E73", "#E69F00", "#0072B2")
-NEUTRAL = "#7f7f7f"  # global norm, naive baseline, reference lines: mid-grey reads on both themes
 NO_DATA = "no data yet"
 SPLIT_OPACITY = 0.12
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -31,15 +37,6 @@ TOP = 84
 # Predictions: a train split longer than this is drawn every TRAIN_EVERY-th day.
 FULL_DETAIL_DAYS = 1000
 TRAIN_EVERY = 5
-
-
-def cell_color(cell: str) -> str:
-    return CELL_COLORS.get(str(cell).lower(), NEUTRAL)
-
-
-def cell_name(cell: str) -> str:
-    """'LSTM', 'GRU', 'SimpleRNN' for the spec's 'lstm', 'gru', 'rnn'; anything else as is."""
-    return CELL_NAMES.get(str(cell).lower(), str(cell))
 
 
 def base_figure(title: str, x_title: str = "", y_title: str = "", log_y: bool = False) -> go.Figure:
@@ -161,12 +158,6 @@ def add_line(
     fig.add_trace(go.Scatter(x=x, y=y, name=name, mode=mode, line=line, **extra))
 
 
-def weekly_closes(prices: pd.Series) -> pd.Series:
-    """The last close of each week, on the day it was quoted: a fifth of the points, same shape."""
-    prices = prices.dropna()
-    return prices.groupby(prices.index.to_period("W-FRI")).tail(1)
-
-
 def thin_train(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Every 5th day of a long train split (and its last day); val and test stay daily.
 
@@ -212,88 +203,3 @@ def view_buttons(fig: go.Figure, df: pd.DataFrame, bounds: dict[str, tuple[Any, 
     menu = dict(type="buttons", direction="right", buttons=buttons, active=0, showactive=True)
     menu.update(x=0, xanchor="left", y=1.01, yanchor="bottom", pad=dict(t=0, b=0, l=0, r=0))
     fig.update_layout(updatemenus=[menu])
-
-
-# price_svg's canvas in px; st.image(width="stretch") scales it to the column (viewBox).
-SVG_W, SVG_H = 1000, 260
-SVG_PAD = (64, 12, 16, 28)  # left (price labels), right, top, bottom (year labels)
-
-
-def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    """At most about n+1 round values (1, 2 or 5 x 10^k steps) covering [lo, hi]."""
-    span = max(hi - lo, 1e-12)
-    raw = span / n
-    mag = 10 ** np.floor(np.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    return np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)
-
-
-def price_svg(dates: Any, values: Any, label: str) -> str:
-    """A static line chart of one price series as an SVG document: no plotly.js, so the
-    first page draws at once. Text and grid are NEUTRAL grey, legible on light and dark
-    backgrounds alike; ``label`` is its title. ValueError on fewer than two finite prices."""
-    x = np.asarray(pd.to_datetime(dates), dtype="datetime64[D]").astype(np.int64).astype(float)
-    y = np.asarray(values, dtype=float)
-    ok = np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if len(y) < 2:
-        raise ValueError("price_svg needs at least two finite prices")
-    left, right, top, bottom = SVG_PAD
-    yt = nice_ticks(float(y.min()), float(y.max()))
-    y0, y1 = min(yt[0], y.min()), max(yt[-1], y.max())
-    sx = (SVG_W - left - right) / max(x[-1] - x[0], 1.0)
-    sy = (SVG_H - top - bottom) / max(y1 - y0, 1e-12)
-
-    def px(v: np.ndarray) -> np.ndarray:
-        return left + (v - x[0]) * sx
-
-    def py(v: np.ndarray) -> np.ndarray:
-        return SVG_H - bottom - (v - y0) * sy
-
-    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x), py(y), strict=True))
-    parts = [_svg_open(label)]
-    parts += [_svg_hline(float(py(v)), f"{v:,.0f}", left) for v in yt]
-    parts += [_svg_year(float(px(d)), year) for d, year in _year_ticks(x)]
-    parts.append(
-        f'<polyline fill="none" stroke="{CELL_COLORS["lstm"]}" stroke-width="1.5" '
-        f'vector-effect="non-scaling-stroke" points="{points}"/></svg>'
-    )
-    return "".join(parts)
-
-
-def _svg_open(label: str) -> str:
-    text = escape(label)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SVG_W} {SVG_H}" '
-        f'width="{SVG_W}" height="{SVG_H}" font-family="sans-serif" font-size="13">'
-        f"<title>{text}</title>"
-    )
-
-
-def _svg_hline(y: float, text: str, left: int) -> str:
-    return (
-        f'<line x1="{left}" x2="{SVG_W - SVG_PAD[1]}" y1="{y:.1f}" y2="{y:.1f}" '
-        f'stroke="{NEUTRAL}" stroke-opacity="0.3"/>'
-        f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{NEUTRAL}" '
-        f'fill-opacity="0.9">{text}</text>'
-    )
-
-
-def _svg_year(x: float, year: int) -> str:
-    return (
-        f'<text x="{x:.1f}" y="{SVG_H - 8}" text-anchor="middle" fill="{NEUTRAL}" '
-        f'fill-opacity="0.9">{year}</text>'
-    )
-
-
-def _year_ticks(x_days: np.ndarray, most: int = 10) -> list[tuple[float, int]]:
-    """(day number, year) of 1 January every k years inside the span, at most ``most``."""
-    first = int(np.datetime64(int(x_days[0]), "D").astype("datetime64[Y]").astype(int)) + 1971
-    last = int(np.datetime64(int(x_days[-1]), "D").astype("datetime64[Y]").astype(int)) + 1970
-    years = list(range(first, last + 1))
-    step = next((k for k in (1, 2, 5, 10, 20, 50) if len(years) / k <= most), 100)
-    return [
-        (float(np.datetime64(f"{yr}-01-01", "D").astype(np.int64)), yr)
-        for yr in years
-        if yr % step == 0
-    ]

@@ -5,7 +5,8 @@ sees the old file or the new one, never half of one. metrics.jsonl is the one ap
 file; its reader drops a truncated last line left by a killed writer. No pickle anywhere:
 probe.npz is read with ``allow_pickle=False`` and model.keras is never opened here.
 
-Reads need pandas/numpy/json only, so the Streamlit server can list and show runs cheaply.
+Reads need pandas/numpy/json only, so the Streamlit server can list and show runs cheaply;
+only parquet reads import pandas: listing runs and the queue (JSON) keep the first page light.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
@@ -137,6 +141,8 @@ class RunStore:
         path = self.root / "_data" / f"{fp}.parquet"
         if not path.exists():
             raise DataError("the prices of this run are no longer in the store: submit it again")
+        import pandas as pd  # lazy, as in predictions()
+
         return pd.read_parquet(path)
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -253,6 +259,8 @@ class RunStore:
             frame.to_parquet(tmp, index=False)
 
     def predictions(self, run_id: str) -> pd.DataFrame | None:
+        import pandas as pd  # lazy: 0.4-1.3 s that listing runs and the queue never need
+
         path = self.run_dir(run_id) / "predictions.parquet"
         return pd.read_parquet(path) if path.exists() else None
 
@@ -436,6 +444,6 @@ def _json_default(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, (pd.Timestamp,)):
+    if (pd := sys.modules.get("pandas")) and isinstance(obj, pd.Timestamp):  # else none exist
         return obj.isoformat()
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")

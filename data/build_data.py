@@ -9,6 +9,8 @@ Sources (installed by requirements-dev.txt, never needed at runtime):
 
 One zstd parquet file per ticker: loading one ticker then reads one small file and nothing else.
 The file names come from core.data.BUNDLED so the loader and the builder cannot drift apart.
+Then, derived from those files, the weekly closes Home draws (core.overview.OVERVIEW_FILES,
+e.g. gspc_weekly.json): the first page reads them without pandas.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.data import BUNDLED, DATA_DIR  # noqa: E402
+from core.overview import OVERVIEW_FILES, write_overview  # noqa: E402
 
 _RENAME = {
     "Date": "date",
@@ -91,6 +94,9 @@ def main() -> None:
         print(
             f"{ticker:6s} {len(df):5d} rows {first} .. {last} -> {path.name} ({path.stat().st_size} B)"
         )
+    for ticker in OVERVIEW_FILES:  # after the parquet files: derived from them
+        path = write_overview(ticker)
+        print(f"{ticker:6s} weekly closes -> {path.name} ({path.stat().st_size} B)")
 
 
 if __name__ == "__main__":

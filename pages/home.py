@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import data, plots
+from core import svgplot
+from core.cells import cell_name
 from core.errors import UserError
+from core.overview import load_overview
 from pages.ui import RESULTS_PAGE, TRAIN_PAGE, get_store, run_label, show_error
 
 RECENT = 5  # runs listed on the home page; the Runs page has all of them
@@ -15,13 +17,12 @@ RECENT = 5  # runs listed on the home page; the Runs page has all of them
 def overview(ticker: str) -> tuple[str, str]:
     """The bundled series as a static SVG and its caption, built once per server. Static on
     purpose: the first page then needs no plotly.js (a 4.7 MB bundle the browser would parse
-    before drawing); the pages that analyse runs keep interactive plotly charts."""
-    prices = data.load_prices(source="sample", ticker=ticker)
-    weekly = plots.weekly_closes(data.price_series(prices))  # a fifth of the points, same shape
+    before drawing); the pages that analyse runs keep interactive plotly charts. Its weekly
+    closes come from a small JSON file saved beside the parquet: no pandas on this page."""
+    weekly = load_overview(ticker)  # a fifth of the points, same shape
     label = f"S&P 500 ({ticker}), bundled data: weekly closes"
-    first, last = prices.index[0], prices.index[-1]
-    caption = f"{label}. {len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}."
-    return plots.price_svg(weekly.index, weekly.to_numpy(), label), caption
+    span = f"{weekly['rows']:,} trading days, {weekly['first']} to {weekly['last']}"
+    return svgplot.price_svg(weekly["dates"], weekly["closes"], label), f"{label}. {span}."
 
 
 def _created(row: dict) -> str:
@@ -66,10 +67,12 @@ for row in recent:
 # A returning user's runs against the naive forecast at a glance. Its plotly chart, drawn
 # after the rest, also brings plotly.js into the browser for the Results page they open next.
 scored = [
-    {**row, "label": f"{plots.cell_name(row.get('cell') or '?')} · {row.get('ticker')} · "
+    {**row, "label": f"{cell_name(row.get('cell') or '?')} · {row.get('ticker')} · "
      f"seed {row.get('seed')} · {str(row.get('run_id'))[:6]}"}
     for row in recent
     if row.get("state") == "done" and isinstance(row.get("skill"), (int, float))
 ]  # fmt: skip
 if scored:
+    from core import plots  # here: a newcomer's first page loads neither plotly figures nor pandas
+
     st.plotly_chart(plots.skill_chart(scored), key="home_skill_chart")

@@ -14,13 +14,13 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import plots
+from core import cells
 from core.errors import UserError
 
 TRAIN_PAGE = "pages/train.py"
 RESULTS_PAGE = "pages/results.py"
 
-# st.badge only knows named colours; these match the hue family of plots.CELL_COLORS.
+# st.badge only knows named colours; these match the hue family of cells.CELL_COLORS.
 _BADGE_COLORS = {"lstm": "blue", "gru": "orange", "rnn": "green"}
 
 
@@ -57,12 +57,12 @@ def show_error(exc: Exception) -> None:
 
 def cell_color(cell: str) -> str:
     """The one colour of a cell type on every page (grey for anything unknown)."""
-    return plots.cell_color(cell)
+    return cells.cell_color(cell)
 
 
 def cell_name(cell: str) -> str:
     """'LSTM', 'GRU' or 'SimpleRNN': the one spelling of a cell on every page and chart."""
-    return plots.cell_name(cell)
+    return cells.cell_name(cell)
 
 
 def cell_badge(cell: str) -> None:

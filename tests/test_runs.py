@@ -195,3 +195,38 @@ def test_summary_records_checksums_of_present_artifacts(store_root):
     assert {"spec.json", "metrics.jsonl", "predictions.parquet", "model.keras"} <= set(
         summary["checksums"]
     )
+
+
+def test_json_files_store_numpy_and_timestamps_as_plain_values(store_root):
+    store = RunStore(store_root)
+    rid = store.create(_spec(), FP)
+    when = pd.Timestamp("2024-01-02 03:04:05")
+    store.write_json(rid, "extra.json", {"n": np.int64(3), "a": np.arange(2.0), "t": when})
+    assert store.read_json(rid, "extra.json") == {"n": 3, "a": [0.0, 1.0], "t": when.isoformat()}
+    with pytest.raises(TypeError, match="cannot store object in JSON"):
+        store.write_json(rid, "bad.json", {"x": object()})
+
+
+LIGHT_READS = """
+import sys
+from core import jobs
+from core.runs import RunStore
+store = RunStore(sys.argv[1])
+rows, queue = store.list_runs(), jobs.queue(store)
+assert [r["state"] for r in rows] == ["queued"] and [q["state"] for q in queue] == ["queued"]
+print("PANDAS", "pandas" in sys.modules)
+"""
+
+
+def test_listing_runs_and_the_queue_never_import_pandas(store_root):
+    # The sidebar and Home call these on a newcomer's first page; pandas took most of it.
+    RunStore(store_root).create(_spec(), FP)
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHT_READS, str(store_root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "PANDAS False" in out.stdout
