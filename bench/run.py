@@ -45,7 +45,7 @@ VENV_CMD = (
 UNITS, LAYERS = 64, 2
 MODES = {  # repeats, epochs per timed fit, training windows (None = all), cells
     "full": (5, 2, None, ("lstm", "gru", "rnn")),
-    "quick": (5, 1, 1024, ("lstm", "gru")),
+    "quick": (7, 1, None, ("lstm",)),
     "tiny": (1, 1, 256, ("lstm",)),
 }
 
