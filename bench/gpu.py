@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_data:
         args.save_data.parent.mkdir(parents=True, exist_ok=True)
         np.savez(args.save_data, **dict(zip(("x", "y", "vx", "vy"), data, strict=True)))
-    base = json.loads(args.baseline.read_text())["figures"] if args.baseline else {}
+    # The baseline is a saved --json run: its last line, so a whole log works too.
+    base = {}
+    if args.baseline:
+        base = json.loads(args.baseline.read_text().strip().splitlines()[-1])["figures"]
     print(f"backend {training.BACKEND}, device {device['name']}, {platform.node()}; {source}; "
           f"{len(data[0])} train windows; median of {args.repeats} x {args.epochs} epochs")  # fmt: skip
     print(f"{'cell':5} {'batch':>5} {'ours':>10} {'plain':>10} {'ours/plain':>10} "

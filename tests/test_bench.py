@@ -101,3 +101,23 @@ def test_peer_server_answers_one_json_line_per_request(tmp_path):
     finally:
         server.close()
     assert server.proc.returncode == 0
+
+
+def test_gpu_bench_reports_every_batch_and_the_speed_up_over_a_baseline(tmp_path):
+    # bench/gpu.py on this CPU (TensorFlow) with a made-up baseline: ours, plain, the
+    # recorder's per-epoch time, and speed-up = ours / the baseline's ours.
+    baseline = tmp_path / "cpu.log"
+    fig = {"rnn": {"32": {"ours": 1.0}}}
+    baseline.write_text("a log line\n" + json.dumps({"figures": fig}) + "\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = ["--cells", "rnn", "--batches", "32,512", "--repeats", "1", "--epochs", "1"]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "gpu.py"), *args, "--baseline", str(baseline), "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "tensorflow" and set(out["figures"]["rnn"]) == {"32", "512"}
+    small, large = out["figures"]["rnn"]["32"], out["figures"]["rnn"]["512"]
+    assert small["ours"] > 0 and small["plain"] > 0 and small["recorder_ms"] > 0
+    assert small["speedup"] == round(small["ours"], 2) and large["speedup"] is None
