@@ -23,7 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.gradstats import finite, layer_groups, slots, summarize  # noqa: E402
+from core.gradstats import finite, layer_groups, read_and_reset, slots  # noqa: E402
 
 BACKEND = "jax"
 
@@ -56,10 +56,7 @@ class GradNormStats(keras.metrics.Metric):
 
     def read_and_reset(self) -> tuple[dict, float | None]:
         """Between epochs fit() has put the step's state back into these variables."""
-        sums, maxes = np.asarray(self.sums.value), np.asarray(self.maxes.value)
-        self.sums.assign(np.zeros_like(sums))
-        self.maxes.assign(np.zeros_like(maxes))
-        return summarize(sums, maxes, self.names)
+        return read_and_reset(self.sums, self.maxes, self.names)
 
 
 @keras.saving.register_keras_serializable(package="gradlab")

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.gradstats import finite, layer_groups, slots, summarize
+from core.gradstats import finite, layer_groups, read_and_reset, slots
 
 BACKEND = "tensorflow"
 
@@ -52,10 +52,7 @@ class _GradStats:
         return grads
 
     def read_and_reset(self) -> tuple[dict, float | None]:
-        sums, maxes = self.sums.numpy(), self.maxes.numpy()
-        self.sums.assign(tf.zeros_like(self.sums))
-        self.maxes.assign(tf.zeros_like(self.maxes))
-        return summarize(sums, maxes, self.names)
+        return read_and_reset(self.sums, self.maxes, self.names)
 
 
 @keras.saving.register_keras_serializable(package="gradlab")

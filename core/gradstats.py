@@ -41,6 +41,15 @@ def slots(n_layers: int) -> tuple[int, int]:
     return n_layers + 3, n_layers + 1
 
 
+def read_and_reset(sums: Any, maxes: Any, names: list[str]) -> tuple[dict, float | None]:
+    """An epoch's row from the two accumulator variables (TensorFlow's or Keras'), which are
+    then zeroed for the next epoch. Called between epochs, when no step is in flight."""
+    sums_now, maxes_now = np.asarray(sums.numpy()), np.asarray(maxes.numpy())
+    sums.assign(np.zeros_like(sums_now))
+    maxes.assign(np.zeros_like(maxes_now))
+    return summarize(sums_now, maxes_now, names)
+
+
 def summarize(sums: np.ndarray, maxes: np.ndarray, names: list[str]) -> tuple[dict, float | None]:
     """({"global"|layer: {"mean", "max"}}, clipped fraction) from one epoch's accumulators."""
     steps, clipped = float(sums[-2]), float(sums[-1])
