@@ -7,10 +7,8 @@ Debian's chromium through Playwright. "Cold" = a fresh browser context; "warm" =
 kept throughout, as a returning user's browser (same origin, so it keeps its HTTP cache).
   health_s / first_content_s  start -> /_stcore/health answers / Home's title on screen
   first_page_s        start -> Home rendered (title, price chart drawn, script finished),
-                      cold browser; the browser is launched before the server. Home's chart
-                      is a static SVG image (st.image) since it stopped loading plotly.js:
-                      a chart counts as drawn when it is a plotly chart with its SVG laid
-                      out, or an st.image whose picture has loaded with a non-zero size
+                      cold browser launched before the server (Home's chart is an st.image
+                      SVG: drawn once loaded; a plotly chart once its SVG is laid out)
   first_page_warm_cache_s, first_page_cold_restart_s   the same after a 2nd start in the
                       warm context, and after a 3rd start in a fresh one (the control)
   train_s             Train clicked -> "Training finished." (small GRU, ^GSPC)
@@ -59,10 +57,9 @@ CHROME_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Issue 4's targets; the rest is reported. The Results target is for a finished run opened
-# by a user who already has the app open: they click it (Home, Runs, a selector) and Streamlit
-# switches page in place. A reload of its URL (results_warm_s) also restarts the app's
-# JavaScript and re-compiles plotly.js; it is reported beside, not judged.
+# Issue 4's targets; the rest is reported. Results: a user with the app open clicks a run and
+# Streamlit switches page in place; a reload of its URL (results_warm_s, reported) also
+# restarts the app's JavaScript and re-compiles plotly.js.
 TARGETS = {"first_page_s": 3.0, "results_warm_click_s": 1.5, "server_peak_rss_mb": 400.0}
 VIEWPORT = {"width": 1400, "height": 1000}
 HOME_TITLE, HOME_CHARTS = "Gradient Lab", 1  # h1 and charts (its SVG price image) of Home

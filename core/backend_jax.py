@@ -122,7 +122,7 @@ class InstrumentedModel(keras.Model):
         )
         return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
 
-    def read_grad_stats(self, logs: dict | None = None) -> tuple[dict, float | None]:
+    def read_grad_stats(self) -> tuple[dict, float | None]:
         """This epoch's norms and clipped fraction; resets the accumulators for the next."""
         return self._grad_norms.read_and_reset()
 

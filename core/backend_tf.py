@@ -83,7 +83,7 @@ class InstrumentedModel(keras.Model):
         self.optimizer.apply_gradients(zip(grads, weights, strict=True))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def read_grad_stats(self, logs: dict | None = None) -> tuple[dict, float | None]:
+    def read_grad_stats(self) -> tuple[dict, float | None]:
         """This epoch's norms and clipped fraction; resets the accumulators for the next."""
         return self._grad_stats.read_and_reset()
 

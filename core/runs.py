@@ -5,8 +5,8 @@ sees the old file or the new one, never half of one. metrics.jsonl is the one ap
 file; its reader drops a truncated last line left by a killed writer. No pickle anywhere:
 probe.npz is read with ``allow_pickle=False`` and model.keras is never opened here.
 
-Reads need pandas/numpy/json only, so the Streamlit server can list and show runs cheaply;
-only parquet reads import pandas: listing runs and the queue (JSON) keep the first page light.
+Reads need numpy/json only, so the Streamlit server lists runs and the queue cheaply; pandas
+is imported by the parquet reads alone (prices, predictions), keeping the first page light.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        grad_norm, clipped = self.model.read_grad_stats(logs)
+        grad_norm, clipped = self.model.read_grad_stats()
         radius, blocks = spectral_radii(self.model)
         self.probe_now(epoch + 1)
         row = {
