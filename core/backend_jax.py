@@ -26,6 +26,9 @@ import numpy as np  # noqa: E402
 from core.gradstats import finite, layer_groups, read_and_reset, slots  # noqa: E402
 
 BACKEND = "jax"
+# Not here: Keras' JAX trainer donates the weights' buffers to each compiled step, so a
+# thread reading them during validation can meet a freed one ("Array has been deleted").
+PROBE_BESIDE_VALIDATION = False
 
 
 class GradNormStats(keras.metrics.Metric):
@@ -150,6 +153,22 @@ def make_gtt_probe(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Any:
         return [finite(v) for v in np.asarray(norms(trainable, non_trainable))]
 
     return probe
+
+
+def fit_input(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> dict:
+    """model.fit's training data: the arrays, which Keras batches and shuffles in numpy
+    under JAX (seeded by keras.utils.set_random_seed); no tf.data, so no autotune stall."""
+    return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
+
+
+def val_input(x: np.ndarray, y: np.ndarray, batch_size: int) -> Any:
+    """model.fit's validation_data: the arrays, batched like the training data."""
+    return (x, y)
+
+
+def predict_input(x: np.ndarray, batch_size: int) -> dict:
+    """model.predict's data: the array and its batch size."""
+    return {"x": x, "batch_size": batch_size}
 
 
 def make_deterministic() -> None:

@@ -16,6 +16,8 @@ import tensorflow as tf
 from core.gradstats import finite, layer_groups, read_and_reset, slots
 
 BACKEND = "tensorflow"
+# The per-epoch probe may read the weights from another thread while fit validates.
+PROBE_BESIDE_VALIDATION = True
 
 
 class _GradStats:
@@ -103,7 +105,8 @@ def make_gtt_probe(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Any:
     x_t = tf.constant(x, tf.float32)
     y_t = tf.constant(y.reshape(-1), tf.float32)
 
-    @tf.function
+    # Under XLA when the model trains under XLA (the CPU): in a run, 23-39 -> 15-17 ms.
+    @tf.function(jit_compile=getattr(model, "jit_compile", False) is True)
     def _norms() -> tf.Tensor:
         with tf.GradientTape() as tape:
             tape.watch(x_t)
@@ -117,6 +120,35 @@ def make_gtt_probe(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Any:
         return tf.reverse(per_step, axis=[0])  # index k = lag back from the last step
 
     return lambda: [finite(v) for v in _norms().numpy()]
+
+
+def fit_input(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> dict:
+    """model.fit's training data: batches reshuffled every epoch from the run's seed,
+    through a tf.data pipeline with tf.data's autotuning off.
+
+    Given arrays, Keras builds a pipeline ending in prefetch(AUTOTUNE). On a 2-core CPU its
+    autotuner left the training thread idle for ~1.3 s in one epoch of three, for every
+    model alike (docs/BENCHMARKS.md, "The autotune stall"); without it, no stalls.
+    """
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    return {"x": _untuned(ds), "shuffle": False}  # the dataset reshuffles itself
+
+
+def val_input(x: np.ndarray, y: np.ndarray, batch_size: int) -> Any:
+    """model.fit's validation_data, in order, through the same untuned pipeline."""
+    return _untuned(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size))
+
+
+def predict_input(x: np.ndarray, batch_size: int) -> dict:
+    """model.predict's data, in order, through the same untuned pipeline."""
+    return {"x": _untuned(tf.data.Dataset.from_tensor_slices(x).batch(batch_size))}
+
+
+def _untuned(ds: tf.data.Dataset) -> tf.data.Dataset:
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def make_deterministic() -> None:

@@ -28,12 +28,22 @@ def layer_groups(model: Any) -> tuple[list[str], list[list[int]]]:
     """
     index = {id(v): i for i, v in enumerate(model.trainable_weights)}
     names, groups = [], []
-    for layer in model.layers:
-        group = [index[id(v)] for v in layer.trainable_weights]
+    for name, owner in weight_owners(model):
+        group = [index[id(v)] for v in owner.trainable_weights]
         if group:
-            names.append(layer.name)
+            names.append(name)
             groups.append(group)
     return names, groups
+
+
+def weight_owners(model: Any) -> list[tuple[str, Any]]:
+    """(name, layer or cell) in model order; a wavefront stack, whose cell holds .cells,
+    counts as its cells, so its rows read rnn_0, rnn_1, ... as separate layers' would."""
+    owners = []
+    for layer in model.layers:
+        cells = getattr(getattr(layer, "cell", None), "cells", None)
+        owners += [(c.name, c) for c in cells] if cells else [(layer.name, layer)]
+    return owners
 
 
 def slots(n_layers: int) -> tuple[int, int]:

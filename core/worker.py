@@ -165,6 +165,7 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
             "device": result.device.get("name"),
             "mixed_precision": result.device.get("mixed_precision", False),
             "backend": result.device.get("backend", "tensorflow"),
+            "wavefront": result.wavefront,
             "cudnn_eligible": eligible,
             "cudnn_reasons": reasons,
             "n_windows": {name: len(getattr(ds, name).y) for name in dataset_splits()},

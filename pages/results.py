@@ -350,6 +350,8 @@ def run_facts(status: dict, data: dict) -> None:
         facts.append(f"{summary['params']:,} parameters")
     if summary.get("mixed_precision"):
         facts.append("mixed precision")
+    if summary.get("wavefront"):
+        facts.append("layers run as one wavefront loop")
     if summary and not summary.get("cudnn_eligible", True):
         facts.append("no fused cuDNN kernel on a GPU")
     st.caption(plain(" · ".join(facts)))
