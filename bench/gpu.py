@@ -35,7 +35,7 @@ import overhead  # noqa: E402  (the task's windows, shared)
 
 from core import training  # noqa: E402
 from core.config import ModelSpec  # noqa: E402
-from core.models import build_model  # noqa: E402
+from core.models import build_model, use_wavefront  # noqa: E402
 
 LOOKBACK = 60
 
@@ -44,9 +44,10 @@ def contenders(cell: str, device: dict, probe: tuple) -> dict:
     """Fresh (model, callbacks) pairs from the same seed, compiled as core.training.fit does."""
     spec = ModelSpec(cell=cell, layers=2, units=64)
     options = training.compile_options(device)
+    wave = use_wavefront(spec, gpu=bool(device.get("gpu")))
     out = {}
     for name, cls in (("ours", None), ("plain", keras.Model)):
-        model = build_model(spec, LOOKBACK, 1, seed=0, model_class=cls)
+        model = build_model(spec, LOOKBACK, 1, seed=0, model_class=cls, wavefront=wave)
         extra = {"clipnorm": None} if cls is None else {}
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", **options, **extra)
         if cls is not None and options.get("jit_compile"):

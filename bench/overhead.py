@@ -74,20 +74,21 @@ def _pair(cell: str, probe: tuple[np.ndarray, np.ndarray]):
 
 
 def _samples_per_s(arm, data, epochs: int) -> tuple[float, float]:
-    """(wall-clock, CPU-time) samples/s: on a shared CPU only the second is stable."""
-    model, callbacks = arm
+    """(wall-clock, CPU-time) samples/s: on a shared CPU only the second is stable.
+
+    arm is (model, callbacks) fed arrays, as a plain Keras script does, or (model,
+    callbacks, True) fed through core.training's input pipeline, as a run is."""
+    model, callbacks, pipeline = (*arm, False)[:3]
     x, y, vx, vy = data
+    if pipeline:
+        from core import training
+
+        feed = training.fit_input(x, y, BATCH, seed=0)
+        feed["validation_data"] = training.val_input(vx, vy, BATCH)
+    else:
+        feed = {"x": x, "y": y, "validation_data": (vx, vy), "batch_size": BATCH, "shuffle": True}
     wall, cpu = time.perf_counter(), time.process_time()
-    model.fit(
-        x,
-        y,
-        validation_data=(vx, vy),
-        batch_size=BATCH,
-        epochs=epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    model.fit(**feed, epochs=epochs, callbacks=callbacks, verbose=0)
     n = len(x) * epochs
     return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
 

@@ -7,10 +7,13 @@ one feature, 2 stacked layers of 64 units, Dense(1), batch 64, Adam 1e-3, float3
 validation after every epoch. Per cell the contenders run in ONE loop, their order rotated
 every repeat, so load drift on a shared machine hits all of them alike; figures are medians,
 and overhead_ratio is the median of the per-round ours/plain ratios (the two ran back to back).
-  ours           InstrumentedModel as core.training.fit compiles it (gradient diagnostics,
-                 the per-epoch recorder, core.training.compile_options for this device)
-  plain          keras.Model with the same compile options: ours / plain = overhead_ratio
-  ours_defaults  ours with Keras' default compile options: what the speed options bought
+  ours           InstrumentedModel as core.training.fit builds and compiles it (gradient
+                 diagnostics, the per-epoch recorder, compile_options, the input pipeline
+                 and, on a CPU, the layers as one wavefront loop: core/wavefront.py)
+  plain          keras.Model, same network and options: ours / plain = overhead_ratio
+  ours_layers    ours with separate Keras layers, not the wavefront: what that bought
+  ours_defaults  ours as Keras layers with Keras' default compile options, fed arrays: what
+                 the speed options, the wavefront and the input pipeline bought together
   plain_keras    keras.Model, Keras defaults: what a user writing model.fit gets
   darts, torch   Darts BlockRNNModel and a raw PyTorch loop in .bench-venv (bench/peers.py)
 With --json the last stdout line is one JSON object (keys in docs/BENCHMARKS.md).
@@ -34,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # run as a script from anywhere
 
 import gflops  # noqa: E402
+import lockstep  # noqa: E402
 import numpy as np  # noqa: E402
 import overhead  # noqa: E402  (the data and the timed fit are shared with it, not copied)
 import probes  # noqa: E402
@@ -43,10 +47,10 @@ VENV_CMD = (
     "python3 -m venv .bench-venv && .bench-venv/bin/pip install -r bench/requirements-bench.txt"
 )
 UNITS, LAYERS = 64, 2
-MODES = {  # repeats, epochs per timed fit, training windows (None = all), cells
-    "full": (5, 2, None, ("lstm", "gru", "rnn")),
-    "quick": (7, 1, None, ("lstm",)),
-    "tiny": (1, 1, 256, ("lstm",)),
+MODES = {  # repeats, epochs per timed fit, training windows (None = all), cells, lockstep epochs
+    "full": (5, 2, None, ("lstm", "gru", "rnn"), 6),
+    "quick": (1, 1, None, ("lstm",), 12),
+    "tiny": (1, 1, 256, ("lstm",), 1),
 }
 
 
@@ -98,52 +102,74 @@ def start_peer(data: tuple, threads: int, tmp: str) -> tuple[PeerServer | None, 
     return server, {"status": "ok", **{k: v for k, v in server.info.items() if k != "ready"}}
 
 
-def keras_arms(cell: str, data: tuple, options: dict, baselines: bool, extra: dict) -> dict:
+def keras_arms(cell: str, data: tuple, setup: dict, baselines: bool, extra: dict) -> dict:
     """name -> (model, callbacks) for the Keras contenders, all from the same initial weights."""
-    import keras
 
-    from core import training
     from core.config import ModelSpec
-    from core.models import build_model
+    from core.models import use_wavefront
 
-    probe = (data[2][:64], data[3][:64])
-    defaults = overhead._pair(cell, probe)  # Keras' default compile options, both models
-    arms = {"ours": None, "plain": None}
+    options = setup["options"]
+    defaults = overhead._pair(cell, (data[2][:64], data[3][:64]))  # Keras defaults, layers
     spec = ModelSpec(cell=cell, layers=LAYERS, units=UNITS)
-    for name, model_class in (("ours", None), ("plain", keras.Model)):
-        model = build_model(spec, overhead.LOOKBACK, 1, seed=0, model_class=model_class)
-        kw = {"clipnorm": None} if model_class is None else {}
-        xla = model_class is not None and options.get("jit_compile") is True
-        opts = {k: v for k, v in options.items() if not (xla and k == "jit_compile")}
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", **kw, **opts)
-        if xla:
-            training.force_xla(model)  # plain Keras turns XLA down under op determinism
-        callbacks = []
-        if model_class is None:
-            probe_fn = training.make_gtt_probe(model, *probe)
-            callbacks = [training.EpochRecorder(probe_fn, overhead.LOOKBACK)]
-        arms[name] = (model, callbacks)
+    wave = use_wavefront(spec, gpu=setup["gpu"])
+    arms = {
+        "ours": _ours(spec, data, options, wave),
+        "plain": _plain(spec, options, wave),
+    }
     if extra:  # a candidate speed option, timed beside the shipped ones before adopting it
-        model = build_model(spec, overhead.LOOKBACK, 1, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", **{**options, **extra})
-        probe_fn = training.make_gtt_probe(model, *probe)
-        arms["ours_try"] = (model, [training.EpochRecorder(probe_fn, overhead.LOOKBACK)])
+        arms["ours_try"] = _ours(spec, data, {**options, **extra}, wave)
+    if baselines and wave:  # what running the stack as one loop bought, all else equal
+        arms["ours_layers"] = _ours(spec, data, options, False)
     if options and baselines:  # without options they equal ours and plain: time them once
         arms["ours_defaults"] = defaults["instrumented"]
         arms["plain_keras"] = defaults["plain"]
     return arms
 
 
-def bench_cell(cell, data, repeats, epochs, options, peer, baselines=True, extra=None) -> dict:
+def _ours(spec, data: tuple, options: dict, wave: bool) -> tuple:
+    """InstrumentedModel with the per-epoch recorder, as core.training.fit trains it."""
+    import keras
+
+    from core import training
+    from core.models import build_model
+
+    model = build_model(spec, overhead.LOOKBACK, 1, seed=0, wavefront=wave)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", clipnorm=None, **options)
+    probe_fn = training.make_gtt_probe(model, data[2][:64], data[3][:64])
+    return model, [training.EpochRecorder(probe_fn, overhead.LOOKBACK)], True
+
+
+def _plain(spec, options: dict, wave: bool) -> tuple:
+    """keras.Model, same network and compile options: ours / plain is the diagnostics' cost."""
+    import keras
+
+    from core import training
+    from core.models import build_model
+
+    model = build_model(spec, overhead.LOOKBACK, 1, seed=0, model_class=keras.Model, wavefront=wave)
+    xla = options.get("jit_compile") is True
+    opts = {k: v for k, v in options.items() if k != "jit_compile"}
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", **opts)
+    if xla:
+        training.force_xla(model)  # plain Keras turns XLA down under op determinism
+    return model, [], True  # fed as a run is fed: ours / plain is the diagnostics alone
+
+
+def bench_cell(cell, data, counts, setup, peer, baselines=True, extra=None) -> dict:
+    repeats, epochs, lock_epochs = counts
+    arms = keras_arms(cell, data, setup, baselines, extra or {})
     runners = {
         name: (lambda e, arm=arm: overhead._samples_per_s(arm, data, e))
-        for name, arm in keras_arms(cell, data, options, baselines, extra or {}).items()
+        for name, arm in arms.items()
     }
     if peer is not None and cell in ("lstm", "gru"):
         for name in ("darts", "torch"):
             runners[name] = lambda e, name=name: peer.run(name, cell, e)
+    warm = _warm_up_data(data)
     for name, run in runners.items():
-        run(1)  # warm-up: traces and compiles every step function, builds Darts' trainer once
+        # Traces and compiles every step function (Keras arms: on one full and the one
+        # partial batch shape the timed epochs meet), builds Darts' trainer once.
+        _ = overhead._samples_per_s(arms[name], warm, 1) if name in arms else run(1)
         print(f"  {cell} {name}: warm", flush=True)
     names = list(runners)
     runs: dict[str, list] = {n: [] for n in names}
@@ -163,7 +189,35 @@ def bench_cell(cell, data, repeats, epochs, options, peer, baselines=True, extra
     pairs = [(o[0] / p[0], o[1] / p[1]) for o, p in zip(runs["ours"], runs["plain"], strict=True)]
     out["ours"]["paired_ratio"] = round(statistics.median(r[0] for r in pairs), 4)
     out["ours"]["paired_cpu_ratio"] = round(statistics.median(r[1] for r in pairs), 4)
+    out["ours"]["lockstep"] = overhead_lockstep(arms, data, lock_epochs)
     return out
+
+
+def _warm_up_data(data: tuple) -> tuple:
+    """The first full batch and a batch of the size of the epoch's last, partial one."""
+    rest = len(data[0]) % overhead.BATCH
+    n = overhead.BATCH + rest if rest else overhead.BATCH
+    return data[0][:n], data[1][:n], data[2], data[3]
+
+
+def overhead_lockstep(arms: dict, data: tuple, epochs: int) -> dict:
+    """ours and plain fitting `epochs` epochs each, in lockstep (bench/lockstep.py)."""
+    names = ("ours", "plain")
+    feed = lockstep.fit_input_for(data, overhead.BATCH, epochs)
+    sps = lockstep.run(
+        {n: arms[n][:2] for n in names}, dict.fromkeys(names, feed), len(data[0]) * epochs
+    )
+    (ours, ours_cpu), (plain, plain_cpu) = sps["ours"], sps["plain"]
+    print(
+        f"  lockstep, {epochs} epochs each: ours {ours:.0f} plain {plain:.0f} samples/s", flush=True
+    )
+    return {
+        "epochs": epochs,
+        "ours_sps": round(ours, 1),
+        "plain_sps": round(plain, 1),
+        "ratio": round(ours / plain, 4),
+        "cpu_ratio": round(ours_cpu / plain_cpu, 4),
+    }
 
 
 def summarise(cells: dict, peak: float, peer_info: dict) -> dict:
@@ -171,8 +225,9 @@ def summarise(cells: dict, peak: float, peer_info: dict) -> dict:
     for cell, arms in cells.items():
         ours, plain = arms["ours"], arms["plain"]
         sfx = "" if cell == "lstm" else f"_{cell}"
-        out[f"overhead_ratio{sfx}"] = ours["paired_ratio"]
-        out[f"overhead_ratio_cpu_time{sfx}"] = ours["paired_cpu_ratio"]
+        out[f"overhead_ratio{sfx}"] = ours["lockstep"]["ratio"]
+        out[f"overhead_ratio_cpu_time{sfx}"] = ours["lockstep"]["cpu_ratio"]
+        out.setdefault("overhead_ratio_rotated", {})[cell] = ours["paired_ratio"]
         out.setdefault("overhead_ratio_of_medians", {})[cell] = round(ours["sps"] / plain["sps"], 4)
         flops = gflops.train_flops_per_sample(cell, LAYERS, UNITS, overhead.LOOKBACK, 1)
         out.setdefault("samples_per_s", {})[cell] = ours["sps"]
@@ -184,6 +239,9 @@ def summarise(cells: dict, peak: float, peer_info: dict) -> dict:
         out.setdefault("vs_plain_keras", {})[cell] = round(ours["sps"] / base, 4)
         if "ours_try" in arms:
             out.setdefault("try_gain", {})[cell] = round(arms["ours_try"]["sps"] / ours["sps"], 4)
+        if "ours_layers" in arms:
+            gain = ours["sps"] / arms["ours_layers"]["sps"]
+            out.setdefault("wavefront_gain", {})[cell] = round(gain, 4)
         if "ours_defaults" in arms:
             gain = ours["sps"] / arms["ours_defaults"]["sps"]
             out.setdefault("speed_options_gain", {})[cell] = round(gain, 4)
@@ -229,6 +287,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-peer", action="store_true", help="skip Darts / PyTorch")
     ap.add_argument("--no-side", action="store_true", help="skip data, memory, dashboard")
     ap.add_argument("--repeats", type=int, default=None, help="override the repeat count")
+    ap.add_argument("--lockstep-epochs", type=int, default=None, help="override ours/plain epochs")
     ap.add_argument("--cells", default=None, help="comma list of lstm,gru,rnn")
     ap.add_argument("--windows", type=int, default=None, help="use the first N train windows")
     ap.add_argument(
@@ -241,10 +300,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def run_cells(args, mode: str, data: tuple, options: dict) -> tuple[dict, dict]:
+def run_cells(args, mode: str, data: tuple, setup: dict) -> tuple[dict, dict]:
     """Every contender of every cell, interleaved; the peer process lives for the whole loop."""
-    repeats, epochs, _, cells = MODES[mode]
+    repeats, epochs, _, cells, lock_epochs = MODES[mode]
     repeats, cells = args.repeats or repeats, tuple(args.cells.split(",")) if args.cells else cells
+    counts = (repeats, epochs, args.lockstep_epochs or lock_epochs)
     use_peer = mode == "full" and not args.no_peer
     why = "--no-peer" if args.no_peer else f"not run in --{mode}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,15 +313,13 @@ def run_cells(args, mode: str, data: tuple, options: dict) -> tuple[dict, dict]:
         print(f"peer: {info}", flush=True)
         try:
             bench = {
-                c: bench_cell(
-                    c, data, repeats, epochs, options, peer, mode == "full", args.try_options
-                )
+                c: bench_cell(c, data, counts, setup, peer, mode == "full", args.try_options)
                 for c in cells
             }
         finally:
             if peer is not None:
                 peer.close()
-    return bench, {"peer": info, "repeats": repeats, "epochs": epochs}
+    return bench, {"peer": info, "repeats": repeats, "epochs": epochs, "lockstep_epochs": counts[2]}
 
 
 def side_figures(args, mode: str) -> dict:
@@ -290,7 +348,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"device: {device['name']}; compile options {result['software']['options']}")
     peak = gflops.machine_peak(seconds=1.0 if mode == "full" else 0.3)
     print(f"float32 matmul peak: {peak['peak_gflops']} GFLOP/s {peak['probes']}", flush=True)
-    bench, run_info = run_cells(args, mode, data, result["software"]["options"])
+    setup = {"options": result["software"]["options"], "gpu": bool(device.get("gpu"))}
+    bench, run_info = run_cells(args, mode, data, setup)
     print("\n".join(_table(bench)))
     result.update(summarise(bench, peak["peak_gflops"], run_info.pop("peer")))
     result |= {"peak": peak, "cells": bench, "device": device, "data_source": source, **run_info}
