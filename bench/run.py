@@ -49,7 +49,7 @@ VENV_CMD = (
 UNITS, LAYERS = 64, 2
 MODES = {  # repeats, epochs per timed fit, training windows (None = all), cells, lockstep epochs
     "full": (5, 2, None, ("lstm", "gru", "rnn"), 6),
-    "quick": (1, 1, None, ("lstm",), 12),
+    "quick": (1, 1, None, ("lstm",), 10),
     "tiny": (1, 1, 256, ("lstm",), 1),
 }
 
