@@ -94,15 +94,3 @@ def run(arms: dict[str, tuple], fit_kwargs: dict[str, dict], samples: int) -> di
     if errors:
         raise errors[0]
     return {n: (samples / turns.wall[n], samples / max(turns.cpu[n], 1e-9)) for n in arms}
-
-
-def fit_input_for(data: tuple, batch: int, epochs: int) -> dict:
-    """model.fit's arguments as core.training.fit passes them, for `epochs` epochs."""
-    from core import training
-
-    x, y, vx, vy = data
-    return {
-        **training.fit_input(x, y, batch, seed=0),
-        "validation_data": training.val_input(vx, vy, batch),
-        "epochs": epochs,
-    }

@@ -79,18 +79,22 @@ def _samples_per_s(arm, data, epochs: int) -> tuple[float, float]:
     arm is (model, callbacks) fed arrays, as a plain Keras script does, or (model,
     callbacks, True) fed through core.training's input pipeline, as a run is."""
     model, callbacks, pipeline = (*arm, False)[:3]
-    x, y, vx, vy = data
-    if pipeline:
-        from core import training
-
-        feed = training.fit_input(x, y, BATCH, seed=0)
-        feed["validation_data"] = training.val_input(vx, vy, BATCH)
-    else:
-        feed = {"x": x, "y": y, "validation_data": (vx, vy), "batch_size": BATCH, "shuffle": True}
+    feed = fit_feed(data, pipeline)
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(**feed, epochs=epochs, callbacks=callbacks, verbose=0)
-    n = len(x) * epochs
+    n = len(data[0]) * epochs
     return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
+
+
+def fit_feed(data: tuple, pipeline: bool) -> dict:
+    """model.fit's data arguments: arrays (Keras' own input pipeline) or core.training's."""
+    x, y, vx, vy = data
+    if not pipeline:
+        return {"x": x, "y": y, "validation_data": (vx, vy), "batch_size": BATCH, "shuffle": True}
+    from core import training
+
+    feed = training.fit_input(x, y, BATCH, seed=0)
+    return {**feed, "validation_data": training.val_input(vx, vy, BATCH)}
 
 
 def bench_cell(cell: str, data, repeats: int, epochs: int) -> dict:

@@ -109,7 +109,6 @@ def keras_arms(cell: str, data: tuple, setup: dict, baselines: bool, extra: dict
     from core.models import use_wavefront
 
     options = setup["options"]
-    defaults = overhead._pair(cell, (data[2][:64], data[3][:64]))  # Keras defaults, layers
     spec = ModelSpec(cell=cell, layers=LAYERS, units=UNITS)
     wave = use_wavefront(spec, gpu=setup["gpu"])
     arms = {
@@ -121,6 +120,7 @@ def keras_arms(cell: str, data: tuple, setup: dict, baselines: bool, extra: dict
     if baselines and wave:  # what running the stack as one loop bought, all else equal
         arms["ours_layers"] = _ours(spec, data, options, False)
     if options and baselines:  # without options they equal ours and plain: time them once
+        defaults = overhead._pair(cell, (data[2][:64], data[3][:64]))  # Keras defaults, layers
         arms["ours_defaults"] = defaults["instrumented"]
         arms["plain_keras"] = defaults["plain"]
     return arms
@@ -203,7 +203,7 @@ def _warm_up_data(data: tuple) -> tuple:
 def overhead_lockstep(arms: dict, data: tuple, epochs: int) -> dict:
     """ours and plain fitting `epochs` epochs each, in lockstep (bench/lockstep.py)."""
     names = ("ours", "plain")
-    feed = lockstep.fit_input_for(data, overhead.BATCH, epochs)
+    feed = {**overhead.fit_feed(data, pipeline=True), "epochs": epochs}
     sps = lockstep.run(
         {n: arms[n][:2] for n in names}, dict.fromkeys(names, feed), len(data[0]) * epochs
     )

@@ -116,9 +116,10 @@ class EpochRecorder(keras.callbacks.Callback):
         self._t0 = 0.0
         self._measuring: Future | None = None  # probe + radii of the epoch's final weights
 
-    def probe_now(self, epoch: int) -> None:
+    def probe_now(self, epoch: int, norms: list | None = None) -> None:
+        """Record gradients through time after `epoch` (norms: already probed, or probe now)."""
         self.gtt["epochs"].append(epoch)
-        self.gtt["norms"].append(self.probe())
+        self.gtt["norms"].append(self.probe() if norms is None else norms)
 
     def _measure(self) -> tuple[list, tuple[dict, dict]]:
         return self.probe(), spectral_radii(self.model)
@@ -138,8 +139,7 @@ class EpochRecorder(keras.callbacks.Callback):
         grad_norm, clipped = self.model.read_grad_stats()
         measuring, self._measuring = self._measuring, None
         probed, (radius, blocks) = measuring.result() if measuring else self._measure()
-        self.gtt["epochs"].append(epoch + 1)
-        self.gtt["norms"].append(probed)
+        self.probe_now(epoch + 1, probed)
         row = {
             "epoch": epoch + 1,  # 1-based, matching the GTT epochs (0 = before training)
             "loss": _finite(logs.get("loss", float("nan"))),
