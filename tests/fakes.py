@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +204,18 @@ def make_run(
         rid, state=state, finished="2024-01-01T00:01:00", error=error.get(state), **common
     )
     return rid
+
+
+def run_fresh_python(code: str, args: list[str], env: dict, timeout: int) -> str:
+    """`python -c code args` in a fresh interpreter at the repo root; its stdout, after
+    asserting exit 0 (the child's stderr tail is the failure message)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout

@@ -3,15 +3,13 @@
 import base64
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.fakes import make_run
+from tests.fakes import make_run, run_fresh_python
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -107,14 +105,7 @@ print("HEAVY", heavy)
 
 @pytest.mark.slow
 def test_the_server_never_loads_tensorflow(store_root):
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
-    out = subprocess.run(
-        [sys.executable, "-c", NO_TF_SCRIPT, str(store_root), str(APP), *MY_PAGES],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=env,
-        cwd=ROOT,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "HEAVY []" in out.stdout
+    env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+    args = [str(store_root), str(APP), *MY_PAGES]
+    stdout = run_fresh_python(NO_TF_SCRIPT, args, env, timeout=240)
+    assert "HEAVY []" in stdout

@@ -7,14 +7,11 @@ beyond those, or core.plots/core.plotkit.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.fakes import make_run
+from tests.fakes import make_run, run_fresh_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,17 +34,9 @@ print("RESULT", json.dumps({
 
 def first_run(store_root: Path) -> dict:
     """Home's first script run in a fresh interpreter; what it rendered and imported."""
-    env = {**os.environ, "MODELS_CACHE": str(store_root), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(ROOT / "app.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=ROOT,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    env = {"MODELS_CACHE": str(store_root), "PYTHONPATH": str(ROOT)}
+    stdout = run_fresh_python(SCRIPT, [str(ROOT / "app.py")], env, timeout=120)
+    line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
 
