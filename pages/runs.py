@@ -1,15 +1,27 @@
-"""Runs: everything in the run store, with open, delete and cancel, and the disk it takes."""
+"""Runs: everything in the run store, with open, delete and cancel, and the disk it takes.
+
+Selection is by run id, never by row position. The table's widget key is a digest of the
+run ids in the order shown, so a row position is only ever read against the very table the
+user clicked in: if a run appears or disappears (another tab, the CLI, eviction), the table
+is a new widget and an old position cannot land on another run. The ids chosen are kept in
+session state, and each button carries the ids it names into its callback, so a click acts
+on exactly the runs its label showed.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 import pandas as pd
 import streamlit as st
 
 from core import jobs
 from core.errors import UserError
-from pages.ui import RESULTS_PAGE, TRAIN_PAGE, cell_name, empty_state, get_store, show_error
+from pages.ui import RESULTS_PAGE, TRAIN_PAGE, cell_name, empty_state, get_store, plain
 
 ACTIVE = ("queued", "running")
+SELECTED = "runs_selected"  # the run ids chosen, as a list
+NOTICE = "runs_notice"  # (success text, [refusal texts]) from the last action
 COLUMNS = {  # list_runs() key -> column title, in display order
     "run_id": "run",
     "ticker": "ticker",
@@ -38,13 +50,21 @@ def table(rows: list[dict]) -> pd.DataFrame:
     return df[list(COLUMNS)].rename(columns=COLUMNS)
 
 
+def table_key(ids: list[str]) -> str:
+    """The table widget's key: changes whenever the set or order of rows changes."""
+    return "runs_table_" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
 def selected_ids(df: pd.DataFrame) -> list[str]:
+    """The run ids chosen: read from this very table's positions, or kept from before."""
+    shown = [str(r) for r in df["run"]]
+    key = table_key(shown)
     event = st.dataframe(
         df,
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        key="runs_table",
+        key=key,
         column_config={
             "skill": st.column_config.NumberColumn(format="%+.4f"),
             "test RMSE": st.column_config.NumberColumn(format="%.3f"),
@@ -52,51 +72,89 @@ def selected_ids(df: pd.DataFrame) -> list[str]:
             "size MB": st.column_config.NumberColumn(format="%.2f"),
         },
     )
-    return [str(df.iloc[i]["run"]) for i in event.selection.rows if i < len(df)]
+    if st.session_state.get("runs_table_key") == key or event.selection.rows:
+        # The user chose in this table: its positions index exactly `shown`.
+        chosen = [shown[i] for i in event.selection.rows if 0 <= i < len(shown)]
+        st.session_state["runs_table_key"] = key
+    else:  # the table changed since the choice: keep the ids, dropping any now gone
+        chosen = [rid for rid in st.session_state.get(SELECTED, []) if rid in shown]
+    st.session_state[SELECTED] = chosen
+    return chosen
 
 
 def actions(ids: list[str], states: dict[str, str]) -> None:
-    """Open, delete and cancel for the selected rows; each acts on every selected run."""
+    """Open, delete and cancel for the chosen runs; each button acts on the ids it names."""
     if not ids:
         st.caption("Select rows in the table to open, delete or cancel runs.")
         return
+    st.caption("Selected: " + ", ".join(f"`{rid}`" for rid in ids))
     st.page_link(RESULTS_PAGE, label=f"Open {ids[0]} in Results", query_params={"run": ids[0]})
     left, right = st.columns(2)
-    if left.button(f"Delete {len(ids)} selected", key="runs_delete"):
-        _each(ids, get_store().delete, "deleted")
-    active = [rid for rid in ids if states.get(rid) in ACTIVE]
-    if right.button(f"Cancel {len(active)} queued/running", key="runs_cancel", disabled=not active):
-        _each(active, jobs.cancel, "cancelled")
+    left.button(
+        f"Delete {len(ids)} selected",
+        key="runs_delete",
+        on_click=_each,
+        args=(tuple(ids), "delete", "deleted"),
+    )
+    active = tuple(rid for rid in ids if states.get(rid) in ACTIVE)
+    right.button(
+        f"Cancel {len(active)} queued/running",
+        key="runs_cancel",
+        disabled=not active,
+        on_click=_each,
+        args=(active, "cancel", "cancelled"),
+    )
 
 
-def _each(ids: list[str], action, done: str) -> None:
-    """Apply action to every id; a refusal (say, deleting a running run) is shown, not raised."""
-    count = 0
+def _act(action: str, rid: str) -> None:
+    if action == "delete":
+        get_store().delete(rid)
+    else:
+        jobs.cancel(rid, get_store())
+
+
+def _each(ids: tuple[str, ...], action: str, done: str) -> None:
+    """Apply action to every id; refusals (say, deleting a running run) are kept for display."""
+    acted, refusals = [], []
     for rid in ids:
         try:
-            action(rid)
-            count += 1
+            _act(action, rid)
+            acted.append(rid)
         except UserError as exc:
-            show_error(exc)
-    if count:
-        st.session_state["runs_notice"] = f"{count} run(s) {done}."
-        st.rerun()
+            refusals.append(str(exc))
+    if action == "delete":  # deleted runs leave the selection; it never slides to a neighbour
+        chosen = st.session_state.get(SELECTED, [])
+        st.session_state[SELECTED] = [rid for rid in chosen if rid not in acted]
+        st.session_state.pop("runs_table_key", None)
+    st.session_state[NOTICE] = (f"{len(acted)} run(s) {done}." if acted else "", refusals)
+
+
+def show_notice() -> None:
+    text, refusals = st.session_state.pop(NOTICE, ("", []))
+    if text:
+        st.success(text)
+    for refusal in refusals:
+        st.error(plain(refusal))
 
 
 def clear_failed(rows: list[dict]) -> None:
-    failed = [r["run_id"] for r in rows if r.get("state") == "failed"]
-    if st.button(f"Clear failed runs ({len(failed)})", key="runs_clear", disabled=not failed):
-        _each(failed, get_store().delete, "deleted")
+    failed = tuple(r["run_id"] for r in rows if r.get("state") == "failed")
+    st.button(
+        f"Clear failed runs ({len(failed)})",
+        key="runs_clear",
+        disabled=not failed,
+        on_click=_each,
+        args=(failed, "delete", "deleted"),
+    )
 
 
 st.title("Runs")
 try:
     rows = get_store().list_runs()
 except UserError as exc:
-    show_error(exc)
+    st.error(plain(str(exc)))
     st.stop()
-if notice := st.session_state.pop("runs_notice", None):
-    st.success(notice)
+show_notice()
 if not rows:
     empty_state("No runs yet: train one.", TRAIN_PAGE)
     st.stop()

@@ -16,8 +16,15 @@ def open_runs() -> AppTest:
 
 
 def select_rows(at: AppTest, rows: list[int]) -> AppTest:
-    at.session_state["runs_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    """Click rows of the table as shown now (its key names the rows it shows)."""
+    key = at.dataframe[0].key
+    at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     return at.run()
+
+
+def select_runs(at: AppTest, run_ids: list[str]) -> AppTest:
+    order = list(at.dataframe[0].value["run"])
+    return select_rows(at, [order.index(rid) for rid in run_ids])
 
 
 def test_empty_store_says_train_one(store_root):
@@ -74,3 +81,56 @@ def test_clear_failed_runs_keeps_the_rest(store_root):
     at.button(key="runs_clear").click().run()
     assert not at.exception
     assert RunStore(store_root).run_ids() == [keep]
+
+
+def test_delete_twice_never_slides_onto_the_next_row(store_root):
+    runs = [make_run(store_root, cell="lstm", seed=s) for s in range(3)]
+    at = open_runs()
+    first = list(at.dataframe[0].value["run"])[0]
+    at = select_rows(at, [0])
+    at.button(key="runs_delete").click().run()
+    assert not at.exception
+    assert sorted(RunStore(store_root).run_ids()) == sorted(set(runs) - {first})
+    # The selection went with the deleted run: nothing is chosen, no Delete button to misfire.
+    assert not [b for b in at.button if b.key == "runs_delete"]
+    assert any("Select rows" in c.value for c in at.caption)
+    assert len(RunStore(store_root).run_ids()) == 2
+
+
+def test_run_added_between_selection_and_click_cannot_redirect_delete(store_root):
+    old = make_run(store_root, cell="lstm", seed=0)
+    other = make_run(store_root, cell="gru", seed=0)
+    at = select_runs(open_runs(), [old])
+    assert at.button(key="runs_delete").label == "Delete 1 selected"
+    assert any(old in c.value for c in at.caption)  # the page names the id it will act on
+    newer = make_run(store_root, cell="rnn", seed=5)  # another tab or the CLI adds a run
+    at.button(key="runs_delete").click().run()
+    assert not at.exception
+    assert sorted(RunStore(store_root).run_ids()) == sorted([other, newer])
+
+
+def test_run_removed_between_selection_and_click_cannot_redirect_delete(store_root):
+    runs = [make_run(store_root, cell="lstm", seed=s) for s in range(3)]
+    at = open_runs()
+    order = list(at.dataframe[0].value["run"])
+    target = order[2]
+    at = select_runs(at, [target])
+    RunStore(store_root).delete(order[0])  # rows shift up under the selection
+    at.run()  # a rerun (any widget) re-reads the store before the click
+    assert any(target in c.value for c in at.caption)
+    at.button(key="runs_delete").click().run()
+    assert not at.exception
+    assert sorted(RunStore(store_root).run_ids()) == sorted(set(runs) - {order[0], target})
+
+
+def test_partial_refusal_stays_visible_after_the_rest_is_deleted(store_root):
+    running = make_run(store_root, cell="lstm", seed=0, state="running")
+    done = make_run(store_root, cell="gru", seed=0)
+    at = select_runs(open_runs(), [running, done])
+    at.button(key="runs_delete").click().run()
+    assert not at.exception
+    assert RunStore(store_root).run_ids() == [running]
+    assert any("1 run(s) deleted" in s.value for s in at.success)
+    assert any("cancel it first" in e.value for e in at.error)
+    # The refused run stays chosen, so cancelling it is one click away.
+    assert at.button(key="runs_cancel").label == "Cancel 1 queued/running"
