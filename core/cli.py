@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core import cli_memory
 from core.config import RunSpec, check_run_id, run_id
 from core.errors import DataError, UserError
 from core.runs import ACTIVE, RunStore
@@ -31,7 +32,7 @@ class Parser(argparse.ArgumentParser):
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ticker", default=None, help="ticker symbol, e.g. ^GSPC (default)")
-    p.add_argument("--source", choices=("sample", "yahoo"), default="sample")
+    p.add_argument("--source", choices=("sample", "yahoo", "task"), default="sample")
     p.add_argument("--csv", default=None, help="path to a CSV with a date and a close column")
     p.add_argument("--start", default=None, help="first date, e.g. 2010-01-04")
     p.add_argument("--end", default=None, help="last date, e.g. 2015-12-31")
@@ -54,6 +55,7 @@ def _spec_flags(p: argparse.ArgumentParser) -> None:
     add("--clipnorm", type=float, default=None)
     add("--patience", type=int, default=None)
     add("--seed", type=int, default=None)
+    cli_memory.add_task_flags(p)
 
 
 def build_parser() -> Parser:
@@ -92,6 +94,8 @@ def load_data(args: argparse.Namespace) -> tuple[Any, str, str | None]:
     """(prices, source, csv sha256) from --ticker/--source/--csv/--start/--end."""
     from core import data
 
+    if args.source == "task":
+        raise UserError("a memory task has no prices: use train or compare with --source task")
     if args.csv is not None:
         raw = _read_csv_bytes(args.csv)
         prices = data.load_prices(
@@ -112,12 +116,15 @@ def spec_from_args(args: argparse.Namespace, source: str, csv_sha: str | None) -
         changes["features"] = tuple(f.strip() for f in args.features.split(",") if f.strip())
     changes.update(source=source, ticker=args.ticker or ("CSV" if source == "csv" else "^GSPC"))
     changes["csv_sha256"] = csv_sha
+    changes.update(cli_memory.task_changes(args, source))
     return RunSpec().replace(**changes).validate()
 
 
 def _prepared(args: argparse.Namespace) -> tuple[RunSpec, Any]:
     """Validate every setting, then load and check the data; nothing is written yet."""
     source = "csv" if args.csv is not None else args.source
+    if source == "task":  # generated from the spec: nothing to load
+        return spec_from_args(args, "task", None), None
     # Settings first (a placeholder hash for a CSV): a bad --epochs never touches the data.
     spec_from_args(args, source, "0" * 64 if source == "csv" else None)
     prices, source, csv_sha = load_data(args)
@@ -171,7 +178,8 @@ def train_one(store: RunStore, spec: RunSpec, prices: Any, log: Any) -> tuple[st
                 f"run {rid} is already queued or training in the background: "
                 f"wait for it (python -m core runs show {rid}) or cancel it"
             )
-        store.save_prices(prices, fp)
+        if prices is not None:  # a memory task has none
+            store.save_prices(prices, fp)
         store.create(spec, fp, pid=os.getpid())
         from core import worker  # lazy: the cache hit above never gets here
 

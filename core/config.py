@@ -16,7 +16,8 @@ from typing import Any
 
 from core.errors import SpecError
 
-SOURCES = ("sample", "yahoo", "csv")
+SOURCES = ("sample", "yahoo", "csv", "task")
+TASKS = ("marked-memory", "adding")  # core/tasks.py generates them
 FEATURES = ("close", "ohlc", "log_volume")
 TARGETS = ("return", "price")
 CELLS = ("lstm", "gru", "rnn")
@@ -63,9 +64,17 @@ class DataSpec:
     val_frac: float = 0.15  # chronological: train | val | test
     test_frac: float = 0.15
     horizon: int = 1  # days ahead; only 1 today, kept so the format need not change later
+    # source "task" only (core/tasks.py): synthetic memory sequences of T = lookback steps.
+    task: str = "marked-memory"  # marked-memory | adding
+    lag: int = 40  # steps back the answer sits (adding: at least this far back); 1 <= lag < T
+    n_train: int = 2000  # samples per split, generated from task_seed
+    n_val: int = 500
+    n_test: int = 500
+    task_seed: int = 0  # the data's seed, apart from the model's: every cell sees the same data
 
     def validate(self) -> None:
         _one_of("source", self.source, SOURCES)
+        self._validate_task()
         if not isinstance(self.ticker, str) or not TICKER_RE.match(self.ticker):
             raise SpecError(
                 f"ticker {self.ticker!r} is not a ticker symbol: use letters, digits and . - ^ = "
@@ -92,10 +101,44 @@ class DataSpec:
         if self.horizon != 1:
             raise SpecError(f"horizon must be 1 (next day), got {self.horizon!r}")
 
+    def _validate_task(self) -> None:
+        if self.source != "task":
+            changed = [f for f in TASK_FIELDS if getattr(self, f) != _TASK_DEFAULTS[f]]
+            if changed:
+                raise SpecError(
+                    f"{', '.join(changed)} apply only to memory tasks: set source to 'task' "
+                    "or leave them at their defaults"
+                )
+            return
+        _one_of("task", self.task, TASKS)
+        _in_range("lag", self.lag, 1, 999)
+        if not isinstance(self.lookback, int) or self.lag >= self.lookback:
+            raise SpecError(
+                f"lag {self.lag} must be below the sequence length T (lookback "
+                f"{self.lookback!r}): set lookback to at least {self.lag + 1}, e.g. lag + 10"
+            )
+        _in_range("n_train", self.n_train, 100, 100_000)
+        _in_range("n_val", self.n_val, 16, 20_000)
+        _in_range("n_test", self.n_test, 16, 20_000)
+        _in_range("task_seed", self.task_seed, 0, 2**31 - 1)
+        steps = (self.n_train + self.n_val + self.n_test) * self.lookback
+        if steps > 20_000_000:
+            raise SpecError(
+                f"{steps:,} generated steps (samples x T) is more than 20,000,000: "
+                "use fewer samples or a shorter T"
+            )
+
+
+TASK_FIELDS = ("task", "lag", "n_train", "n_val", "n_test", "task_seed")
+_TASK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DataSpec) if f.name in TASK_FIELDS}
+
 
 @dataclass(frozen=True)
 class ModelSpec:
-    cell: str = "lstm"  # lstm | gru | rnn (SimpleRNN: the one that shows vanishing gradients)
+    # lstm | gru | rnn. Which one's gradient vanishes depends on the data, not on the name:
+    # on a memory task SimpleRNN's does and the gated cells' need not; on daily returns the
+    # gated cells, whose gates stay at their start, forget faster (docs/SCIENCE.md).
+    cell: str = "lstm"
     layers: int = 1  # stacked recurrent layers
     units: int = 32  # per layer; 32 is plenty for one noisy return series
     dropout: float = 0.0  # input dropout; cuDNN-safe (recurrent_dropout is not)
@@ -165,7 +208,11 @@ class RunSpec:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.data.source != "task":  # price runs keep the spec (and run id) they always had
+            for name in TASK_FIELDS:
+                d["data"].pop(name)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:

@@ -58,16 +58,20 @@ def max_queue() -> int:
     return _env_int("GRADLAB_MAX_QUEUE", 16, 1, 1000)
 
 
-def check(spec: RunSpec, prices: pd.DataFrame) -> str:
+def check(spec: RunSpec, prices: pd.DataFrame | None) -> str:
     """Validate settings and data fully (before the store is touched); returns the fingerprint."""
     from core import data, dataset  # lazy: keeps `import core.jobs` cheap for the UI
 
     spec.validate()
+    if spec.data.source == "task":  # generated data: no prices, the fingerprint hashes it
+        from core import tasks
+
+        return tasks.fingerprint(spec.data)
     dataset.make_dataset(prices, spec.data)  # too few rows for the lookback → DataError
     return data.fingerprint(prices)
 
 
-def submit(spec: RunSpec, prices: pd.DataFrame, store: RunStore | None = None) -> Submitted:
+def submit(spec: RunSpec, prices: pd.DataFrame | None, store: RunStore | None = None) -> Submitted:
     """Queue a run in a worker process, or return the finished/in-flight run of the same spec."""
     store = store or RunStore()
     fp = check(spec, prices)
@@ -86,7 +90,8 @@ def submit(spec: RunSpec, prices: pd.DataFrame, store: RunStore | None = None) -
                 f"{max_queue()} runs are already queued or training: "
                 "wait for one to finish or cancel one"
             )
-        store.save_prices(prices, fp)
+        if spec.data.source != "task":
+            store.save_prices(prices, fp)
         store.create(spec, fp)
         proc = _spawn(store, rid)
         store.write_status(rid, **_identity(proc.pid))

@@ -127,7 +127,12 @@ def _train(store: RunStore, run_id: str, log: Log) -> dict[str, Any]:
         epochs=spec.train.epochs, error=None, **process_identity(),
     )  # fmt: skip
     # Data problems surface before the seconds TensorFlow takes to load.
-    ds = dataset.make_dataset(store.load_prices(fp), spec.data)
+    if spec.data.source == "task":  # generated from the spec, no prices stored
+        from core import tasks
+
+        ds = tasks.make_task_dataset(spec.data)
+    else:
+        ds = dataset.make_dataset(store.load_prices(fp), spec.data)
     from core import training  # TensorFlow loads here, after a slot is ours
 
     device = training.setup_device(spec.train.mixed_precision)
@@ -147,7 +152,12 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
     from core import evaluation, models, training
 
     preds = {name: training.predict(result.model, getattr(ds, name).x) for name in dataset_splits()}
-    metrics, frame = evaluation.evaluate(ds, preds)
+    if spec.data.source == "task":
+        from core import tasks
+
+        metrics, frame = tasks.evaluate_task(ds, preds)  # no prices: MSE vs training mean
+    else:
+        metrics, frame = evaluation.evaluate(ds, preds)
     store.write_predictions(run_id, frame)
     with store.atomic_path(store.model_path(run_id)) as tmp:
         training.save_model(result.model, tmp)

@@ -1,0 +1,35 @@
+"""The command line's memory-task flags: --task, --lag, --n-train, ... (core/cli.py wires them)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.config import TASKS
+from core.errors import UserError
+
+
+def add_task_flags(p: argparse.ArgumentParser) -> None:
+    add = p.add_argument
+    add("--task", default=None, help=f"with --source task: {', '.join(TASKS)}")
+    add("--lag", type=int, default=None, help="steps back the answer sits (default 40)")
+    add("--n-train", type=int, default=None, dest="n_train", help="training samples (2000)")
+    add("--n-val", type=int, default=None, dest="n_val", help="validation samples (500)")
+    add("--n-test", type=int, default=None, dest="n_test", help="test samples (500)")
+    add("--task-seed", type=int, default=None, dest="task_seed", help="the data's seed (0)")
+
+
+def task_changes(args: argparse.Namespace, source: str) -> dict[str, Any]:
+    """Spec changes for --source task; T (lookback) defaults to lag + 10, as the preset's."""
+    names = ("task", "lag", "n_train", "n_val", "n_test", "task_seed")
+    changes = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if source != "task":
+        if changes:
+            flags = ", ".join("--" + n.replace("_", "-") for n in changes)
+            raise UserError(f"{flags} apply only to memory tasks: add --source task")
+        return {}
+    changes.setdefault("task", TASKS[0])
+    if getattr(args, "lookback", None) is None:
+        changes["lookback"] = changes.get("lag", 40) + 10
+    changes["ticker"] = changes["task"]  # the label lists show; no price symbol is involved
+    return changes
