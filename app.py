@@ -15,6 +15,8 @@ import streamlit as st
 
 from core import jobs
 from core.cells import cell_name
+from core.errors import UserError
+from core.runs import budget_from_env
 
 ROOT = Path(__file__).resolve().parent
 DOCS_URL = os.environ.get("GRADLAB_DOCS_URL", "")  # e.g. the repository's README on the forge
@@ -96,5 +98,10 @@ pages = [
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
 ]
 page = st.navigation(pages)
+try:  # settings read at start: a malformed one is one clear message, not silent misbehaviour
+    budget_from_env()
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
 sidebar()
 page.run()

@@ -18,7 +18,7 @@ from typing import Any
 from core import cli_memory
 from core.config import RunSpec, check_run_id, run_id
 from core.errors import DataError, UserError
-from core.runs import ACTIVE, RunStore
+from core.runs import ACTIVE, RunStore, budget_from_env
 
 REPORTED = ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "skill")
 
@@ -270,6 +270,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command in ("train", "compare", "runs"):
+            budget_from_env()  # a malformed GRADLAB_CACHE_BUDGET_MB: one line now, not later
         handlers = {"tickers": cmd_tickers, "data": cmd_data, "train": cmd_train}
         handlers.update(compare=cmd_compare, runs=cmd_runs)
         return handlers[args.command](args)

@@ -16,7 +16,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import shutil
 import sys
 import time
 import uuid
@@ -30,10 +29,11 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+from core import store_gc
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError, UserError
-from core.procs import orphaned, process_alive, process_identity
+from core.procs import process_alive, process_identity
 
 TMP_PREFIX = ".tmp-"  # every temp file starts with this; clean_tmp() sweeps orphans
 ACTIVE = ("queued", "running")
@@ -50,7 +50,6 @@ CHECKED = (
 INTERRUPTED = "interrupted: the worker process ended without finishing"
 # A queued run whose submitter has not yet recorded the worker pid; after this it is stale.
 PID_GRACE_S = 60.0
-DEFAULT_BUDGET_BYTES = 2 * 1024**3
 # Columns of list_runs(); every row has all of them (None where unknown).
 ROW_KEYS = ("run_id", "ticker", "source", "cell", "layers", "units", "lookback", "epochs")
 ROW_KEYS += ("seed", "lr", "state", "error", "rmse", "skill", "created", "duration")
@@ -154,6 +153,7 @@ class RunStore:
 
     def create(self, spec: RunSpec, fp: str, pid: int | None = None) -> str:
         """A fresh run directory (a previous failed attempt is discarded) with status queued."""
+        store_gc.check_fits(spec)  # a run bigger than the whole budget would evict itself
         rid = run_id(spec, fp)
         final = self.run_dir(rid)
         if final.exists():
@@ -341,78 +341,23 @@ class RunStore:
         return row
 
     def delete(self, run_id: str) -> None:
-        d = self.run_dir(run_id)
-        if not d.exists():
-            raise UserError(f"there is no run {run_id}: pick one from `runs list`")
-        if self.status(run_id).get("state") in ACTIVE:
-            raise UserError(f"run {run_id} is still queued or training: cancel it first")
-        self._discard(d)
+        """Remove a finished run under its lock (core.store_gc)."""
+        store_gc.delete(self, run_id)
 
     def _discard(self, d: Path) -> None:
-        # Rename first so the run vanishes at once; the slow rmtree then works on a private name.
-        trash = self._sub("_trash") / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{d.name}"
-        os.rename(d, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        store_gc.discard(self, d)
 
     def evict(self, budget_bytes: int | None = None) -> list[str]:
-        """Delete least recently used finished runs until the store fits the budget."""
-        if budget_bytes is None:
-            budget_bytes = budget_from_env()
-        runs = [(rid, self.root / rid) for rid in self.run_ids()]
-        sizes = {rid: _dir_size(d) for rid, d in runs}
-        total = sum(sizes.values())
-        candidates = []
-        for rid, d in runs:
-            if self.status(rid).get("state") in ACTIVE:
-                continue  # never pull a run from under a worker
-            with contextlib.suppress(FileNotFoundError):
-                candidates.append((d.stat().st_mtime, rid))
-        evicted = []
-        for _, rid in sorted(candidates):
-            if total <= budget_bytes:
-                break
-            with contextlib.suppress(FileNotFoundError, UserError):
-                self._discard(self.root / rid)
-                total -= sizes[rid]
-                evicted.append(rid)
-        return evicted
+        """Delete least recently used finished runs until the store fits (core.store_gc)."""
+        return store_gc.evict(self, budget_bytes)
 
     def clean_tmp(self, min_age_s: float = 3600.0) -> int:
         """Remove temp files left by killed writers (their pid is gone, or they are old)."""
-        removed = 0
-        dirs = [self.root / rid for rid in self.run_ids()]
-        dirs += [self.root / sub for sub in ("_data", "_trash") if (self.root / sub).exists()]
-        for d in dirs:
-            for path in [*d.glob(f"{TMP_PREFIX}*"), *d.glob(".*.tmp.keras")]:
-                if not orphaned(path, min_age_s):
-                    continue
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        return store_gc.clean_tmp(self, min_age_s)
 
 
-def budget_from_env() -> int:
-    raw = os.environ.get("GRADLAB_CACHE_BUDGET_MB")
-    if not raw:
-        return DEFAULT_BUDGET_BYTES
-    try:
-        return int(float(raw) * 1024**2)
-    except ValueError:
-        raise UserError(
-            f"GRADLAB_CACHE_BUDGET_MB must be a number of megabytes, got {raw!r}"
-        ) from None
-
-
-def _dir_size(d: Path) -> int:
-    total = 0
-    for path in d.rglob("*"):
-        with contextlib.suppress(FileNotFoundError):
-            if path.is_file():
-                total += path.stat().st_size
-    return total
+budget_from_env = store_gc.budget_from_env
+_dir_size = store_gc.dir_size
 
 
 def _spec_columns(spec: RunSpec) -> dict[str, Any]:

@@ -167,3 +167,10 @@ def test_compare_report_averages_seeds_and_tests_on_common_dates(store_root):
     assert rmse["std"] == pytest.approx(np.sqrt(0.5))
     (dm,) = report["diebold_mariano"]
     assert dm["n"] == 60 and dm["p_value"] < 0.01 and dm["verdict"].startswith("LSTM better")
+
+
+def test_a_malformed_cache_budget_is_one_line_at_start(store_root, capsys, monkeypatch):
+    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "2GB")
+    assert main(["runs", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "GRADLAB_CACHE_BUDGET_MB must be a positive number" in err[0]

@@ -32,6 +32,12 @@ def _finished(store: RunStore, seed: int, size: int = 1000, state: str = "done")
     return rid
 
 
+def _age(store: RunStore, rid: str, seconds: float) -> None:
+    """Make a run look last used `seconds` ago (eviction spares recent runs)."""
+    then = time.time() - seconds
+    os.utime(store.run_dir(rid), (then, then))
+
+
 def _no_temp_files(root) -> bool:
     return not [p for p in root.rglob(f"{TMP_PREFIX}*")]
 
@@ -144,7 +150,7 @@ def test_evict_removes_least_recently_used_finished_runs(store_root):
     now = time.time()
     # Use order, oldest first: ids[2], ids[0], ids[3], ids[1]; the active run is the oldest of all.
     for age, rid in zip(
-        (400, 300, 200, 100, 1000), (ids[2], ids[0], ids[3], ids[1], active), strict=True
+        (4000, 3000, 2000, 1000, 10000), (ids[2], ids[0], ids[3], ids[1], active), strict=True
     ):
         os.utime(store.run_dir(rid), (now - age, now - age))
     assert store.evict(250_000) == [ids[2], ids[0], ids[3]]
@@ -156,6 +162,7 @@ def test_evict_removes_least_recently_used_finished_runs(store_root):
 def test_evict_budget_from_env(store_root, monkeypatch):
     store = RunStore()
     rid = _finished(store, 0, size=2_000_000)
+    _age(store, rid, 3600)
     monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "100")
     assert store.evict() == []
     monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "1")
@@ -230,3 +237,93 @@ def test_listing_runs_and_the_queue_never_import_pandas(store_root):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "PANDAS False" in out.stdout
+
+
+def test_evict_spares_a_run_finished_moments_ago_even_over_budget(store_root):
+    store = RunStore()
+    old = _finished(store, 0, size=100_000)
+    _age(store, old, 3600)
+    fresh = _finished(store, 1, size=100_000)  # a worker's result, written just now
+    assert store.evict(1) == [old]
+    assert store.run_ids() == [fresh] and store.is_complete(fresh)
+
+
+def test_evict_skips_a_run_whose_lock_is_held(store_root):
+    store = RunStore()
+    rid = _finished(store, 0, size=100_000)
+    _age(store, rid, 3600)
+    with store.lock(rid):  # a submission or a foreground train of this very run
+        assert store.evict(1) == []
+    assert store.run_ids() == [rid]
+
+
+def test_a_run_bigger_than_the_budget_is_refused_before_anything_is_written(
+    store_root, monkeypatch
+):
+    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "5")
+    store = RunStore()
+    big = RunSpec().replace(layers=4, units=512, epochs=1)
+    with pytest.raises(UserError, match="raise the budget to at least"):
+        store.create(big, FP)
+    assert store.run_ids() == []
+    assert store.create(_spec(), FP) in store.run_ids()  # a small run still fits
+
+
+@pytest.mark.parametrize("raw", ["2GB", "-5", "0", "nan", "inf"])
+def test_a_malformed_budget_is_a_clear_error(monkeypatch, raw):
+    from core.runs import budget_from_env
+
+    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", raw)
+    with pytest.raises(UserError, match="GRADLAB_CACHE_BUDGET_MB must be a positive number"):
+        budget_from_env()
+
+
+def test_delete_waits_for_the_submission_lock_and_keeps_a_requeued_run(store_root, monkeypatch):
+    """A resubmission that lands between delete's state check and its rename must survive."""
+    import threading
+
+    store = RunStore()
+    rid = _finished(store, 0)
+    real_status = RunStore.status
+    resubmit = threading.Thread(target=_resubmit, args=(store,))
+
+    def status_then_resubmit(self, run_id):
+        st = real_status(self, run_id)
+        if not resubmit.is_alive() and resubmit.ident is None:
+            resubmit.start()  # another process submits the same spec right now
+            resubmit.join(timeout=1.0)  # with the lock held by delete it has to wait
+        return st
+
+    monkeypatch.setattr(RunStore, "status", status_then_resubmit)
+    store.delete(rid)  # finds it done and removes it; the resubmission waits for the lock
+    resubmit.join()
+    with pytest.raises(UserError, match="cancel it first"):
+        store.delete(rid)  # what is there now is the queued resubmission
+    monkeypatch.setattr(RunStore, "status", real_status)
+    assert store.run_ids() == [rid] and store.status(rid)["state"] == "queued"
+
+
+def _resubmit(store: RunStore) -> None:
+    with store.lock(store.run_ids()[0]):
+        store.create(_spec(0), FP, pid=os.getpid())
+
+
+def test_prices_and_yahoo_downloads_count_and_unreferenced_prices_go(store_root):
+    store = RunStore()
+    rid = _finished(store, 0, size=1000)
+    _age(store, rid, 3600)
+    data, yahoo = store_root / "_data", store_root / "_yahoo"
+    data.mkdir(exist_ok=True)
+    yahoo.mkdir()
+    used, orphan = data / f"{FP}.parquet", data / f"{'cd' * 32}.parquet"
+    download = yahoo / "0123.parquet"
+    for path in (used, orphan, download):
+        path.write_bytes(os.urandom(300_000))
+        os.utime(path, (time.time() - 3600,) * 2)
+    # The run alone fits 200 kB; with the Yahoo download it does not: the download goes first.
+    assert store.evict(600_000) == []
+    assert not orphan.exists() and used.exists() and not download.exists()
+    assert store.run_ids() == [rid]
+    assert store.evict(1) == [rid]  # then the run; its prices are pruned on the next pass
+    store.evict(1)
+    assert not used.exists()

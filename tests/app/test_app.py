@@ -109,3 +109,10 @@ def test_the_server_never_loads_tensorflow(store_root):
     args = [str(store_root), str(APP), *MY_PAGES]
     stdout = run_fresh_python(NO_TF_SCRIPT, args, env, timeout=240)
     assert "HEAVY []" in stdout
+
+
+def test_a_malformed_cache_budget_is_one_clear_message_on_every_page(store_root, monkeypatch):
+    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "2GB")
+    at = open_app()
+    assert not at.exception
+    assert any("GRADLAB_CACHE_BUDGET_MB must be a positive number" in e.value for e in at.error)
