@@ -21,6 +21,7 @@ from core.errors import DataError, UserError
 from core.runs import ACTIVE, RunStore, budget_from_env
 
 REPORTED = ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "skill")
+VERDICT = ("direction_baseline", "direction_p_value", "dm_vs_naive", "verdict_vs_naive")
 
 
 class Parser(argparse.ArgumentParser):
@@ -136,7 +137,9 @@ def _prepared(args: argparse.Namespace) -> tuple[RunSpec, Any]:
 
 def _emit(obj: dict, lines: list[str], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(obj, default=str, allow_nan=False))
+        from core.evaluation import json_safe  # an infinite metric is null, never invalid JSON
+
+        print(json.dumps(json_safe(obj), default=str, allow_nan=False))
     else:
         print("\n".join(lines))
 
@@ -195,8 +198,12 @@ def run_result(store: RunStore, rid: str, cached: bool) -> dict[str, Any]:
     st, summary = store.status(rid), store.summary(rid) or {}
     spec = store.spec(rid)
     metrics = summary.get("metrics") or {}
+    if metrics and "verdict_vs_naive" not in metrics:  # stored before the verdicts existed
+        from core.evaluation import with_verdicts
+
+        metrics = with_verdicts(metrics, store.predictions(rid))
     out = {"run_id": rid, "state": st.get("state"), "cached": cached, "cell": spec.model.cell}
-    out["metrics"] = {k: metrics.get(k) for k in REPORTED}
+    out["metrics"] = {k: metrics.get(k) for k in REPORTED + VERDICT}
     for key in ("epochs_run", "train_seconds", "samples_per_second", "device", "params"):
         out[key] = summary.get(key)
     out.update(error=st.get("error"), run_dir=str(store.run_dir(rid)))

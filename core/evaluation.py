@@ -28,9 +28,27 @@ FRAME_COLUMNS = (
 )
 
 
-def _finite(value: float) -> float | None:
+ALPHA = 0.05  # significance level of every verdict the app prints
+NAIVE = "tomorrow = today"
+
+
+def finite(value: float | None) -> float | None:
+    """The one guard for strict JSON: NaN and ±inf become None (an undefined number)."""
+    if value is None:
+        return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def json_safe(obj: object) -> object:
+    """obj with every non-finite float (at any depth) replaced by None, for allow_nan=False."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return finite(obj)
+    return obj
 
 
 def _rmse(err: np.ndarray) -> float:
@@ -45,13 +63,13 @@ def _mape(actual: np.ndarray, predicted: np.ndarray) -> float:
 def _skill(model_rmse: float, naive_rmse: float) -> float | None:
     if naive_rmse == 0:
         return None
-    return _finite(1.0 - model_rmse / naive_rmse)
+    return finite(1.0 - model_rmse / naive_rmse)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
     if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
         return None
-    return _finite(np.corrcoef(a, b)[0, 1])
+    return finite(np.corrcoef(a, b)[0, 1])
 
 
 def directional_accuracy(actual_return: np.ndarray, predicted_return: np.ndarray) -> float | None:
@@ -65,6 +83,93 @@ def directional_accuracy(actual_return: np.ndarray, predicted_return: np.ndarray
         return None
     hits = np.sign(predicted_return[moved]) == np.sign(actual_return[moved])
     return float(hits.mean())
+
+
+def direction_baseline(actual_return: np.ndarray) -> float | None:
+    """The fair reference for directional accuracy: the majority-class share.
+
+    Over the days with a non-zero actual return (the ones directional_accuracy scores),
+    max(share up, share down): "always up" scores this without any model. None without
+    such days.
+    """
+    moved = np.asarray(actual_return, dtype=np.float64)
+    moved = moved[moved != 0]
+    if len(moved) == 0:
+        return None
+    up = float(np.mean(moved > 0))
+    return max(up, 1.0 - up)
+
+
+def direction_test(
+    actual_return: np.ndarray, predicted_return: np.ndarray
+) -> dict[str, float | None]:
+    """Two-sided binomial test of the hits against direction_baseline (None when undefined)."""
+    acc = directional_accuracy(actual_return, predicted_return)
+    base = direction_baseline(actual_return)
+    if acc is None or base is None or base >= 1.0:
+        return {"p_value": None}
+    n = int(np.count_nonzero(actual_return))
+    hits = int(round(acc * n))
+    return {"p_value": float(stats.binomtest(hits, n, base).pvalue)}
+
+
+def dm_vs_naive(
+    actual_price: np.ndarray, predicted_price: np.ndarray, naive_price: np.ndarray
+) -> dict[str, float | None] | None:
+    """HLN Diebold–Mariano (h = 1) of the model's squared price errors against the naive
+    forecast's on the same days: {stat, p_value}; stat < 0 means the model's loss is smaller.
+    None when the days are too few or an error is not finite (nothing to test)."""
+    e_model = np.asarray(predicted_price, float) - np.asarray(actual_price, float)
+    e_naive = np.asarray(naive_price, float) - np.asarray(actual_price, float)
+    if len(e_model) < 3 or not (np.isfinite(e_model).all() and np.isfinite(e_naive).all()):
+        return None
+    result = diebold_mariano(e_model, e_naive)
+    return {"stat": finite(result["stat"]), "p_value": finite(result["p_value"])}
+
+
+def naive_tests(
+    actual_price: np.ndarray,
+    predicted_price: np.ndarray,
+    naive_price: np.ndarray,
+    actual_return: np.ndarray,
+    predicted_return: np.ndarray,
+) -> dict:
+    """The fields that turn a metric into a verdict: direction baseline (+ its binomial p),
+    DM against the naive forecast, and the sentence that follows from them."""
+    dm = dm_vs_naive(actual_price, predicted_price, naive_price)
+    rmse, naive_rmse = _rmse(predicted_price - actual_price), _rmse(naive_price - actual_price)
+    return {
+        "direction_baseline": direction_baseline(actual_return),
+        "direction_p_value": direction_test(actual_return, predicted_return)["p_value"],
+        "dm_vs_naive": dm,
+        "verdict_vs_naive": verdict_vs_naive(_skill(rmse, naive_rmse), dm),
+    }
+
+
+def with_verdicts(metrics: dict, frame: pd.DataFrame | None) -> dict:
+    """metrics with the naive_tests fields; a run stored before they existed gets them from
+    its predictions frame (test rows), or keeps None where there is no frame."""
+    if "verdict_vs_naive" in metrics and "direction_baseline" in metrics:
+        return metrics
+    out = dict(metrics)
+    if frame is None or not set(FRAME_COLUMNS) <= set(frame.columns):
+        out.setdefault("direction_baseline", None)
+        out.setdefault("direction_p_value", None)
+        out.setdefault("dm_vs_naive", None)
+        out.setdefault("verdict_vs_naive", None)
+        return out
+    t = frame[frame["split"] == "test"]
+    col = {c: t[c].to_numpy(dtype=np.float64) for c in FRAME_COLUMNS[2:]}
+    out.update(
+        naive_tests(
+            col["actual_price"],
+            col["predicted_price"],
+            col["naive_price"],
+            col["actual_return"],
+            col["predicted_return"],
+        )
+    )
+    return out
 
 
 def lag_check(
@@ -81,12 +186,12 @@ def price_metrics(actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray) 
     """RMSE, MAE, MAPE (%) of a price forecast and of the naive one, and the skill score."""
     rmse, naive_rmse = _rmse(predicted - actual), _rmse(naive - actual)
     return {
-        "rmse": _finite(rmse),
-        "mae": _finite(np.mean(np.abs(predicted - actual))),
-        "mape": _finite(_mape(actual, predicted)),
-        "naive_rmse": naive_rmse,
-        "naive_mae": float(np.mean(np.abs(naive - actual))),
-        "naive_mape": _mape(actual, naive),
+        "rmse": finite(rmse),
+        "mae": finite(np.mean(np.abs(predicted - actual))),
+        "mape": finite(_mape(actual, predicted)),
+        "naive_rmse": finite(naive_rmse),
+        "naive_mae": finite(np.mean(np.abs(naive - actual))),
+        "naive_mape": finite(_mape(actual, naive)),
         "skill": _skill(rmse, naive_rmse),
     }
 
@@ -100,12 +205,17 @@ def split_metrics(ds: Dataset, split: str, y_scaled: np.ndarray) -> dict:
     return_rmse = _rmse(predicted_return - s.actual_return)
     naive_return_rmse = _rmse(s.actual_return)  # the naive return forecast is zero
     out.update(
-        return_rmse=_finite(return_rmse),
-        naive_return_rmse=naive_return_rmse,
+        return_rmse=finite(return_rmse),
+        naive_return_rmse=finite(naive_return_rmse),
         return_skill=_skill(return_rmse, naive_return_rmse),
         directional_accuracy=directional_accuracy(s.actual_return, predicted_return),
         lag_check=lag_check(predicted_price, s.actual_price, s.last_price),
         n=len(s),
+    )
+    out.update(
+        naive_tests(
+            s.actual_price, predicted_price, s.last_price, s.actual_return, predicted_return
+        )
     )
     return out
 
@@ -188,8 +298,56 @@ def diebold_mariano(e1: np.ndarray, e2: np.ndarray, h: int = 1, power: int = 2) 
     return {"stat": float(stat), "p_value": p_value, "n": n}
 
 
-def _format_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+def format_p(p: float | None, alpha: float = ALPHA, name: str = "p") -> str:
+    """'p = 0.0496', 'p = 0.0504', 'p = 0.81', 'p < 0.001': three significant digits, and
+    more where rounding would put the printed value on the other side of alpha."""
+    if p is None or not math.isfinite(p):
+        return f"{name} = —"
+    if p < 0.001:
+        return f"{name} < 0.001"
+    for digits in range(3, 10):
+        text = f"{p:.{digits}g}"
+        if (float(text) < alpha) == (p < alpha):
+            return f"{name} = {text}"
+    return f"{name} = {p!r}"
+
+
+def verdict_vs_naive(skill: float | None, dm: dict | None, alpha: float = ALPHA) -> str:
+    """One sentence against tomorrow = today: 'beats' only for a significant positive skill."""
+    p = (dm or {}).get("p_value")
+    if p is None or skill is None:
+        return f"not tested against {NAIVE} (too few days or undefined errors)"
+    if p < alpha and skill > 0:
+        return f"beats {NAIVE} ({format_p(p)})"
+    if p < alpha and skill < 0:
+        return f"worse than {NAIVE} ({format_p(p)})"
+    return f"not distinguishable from {NAIVE} ({format_p(p)})"
+
+
+def outcome(skill: float | None, p_value: float | None, alpha: float = ALPHA) -> str:
+    """'win', 'loss', 'noise' or 'none': what a badge may claim. Green only for 'win'."""
+    if skill is None or p_value is None:
+        return "none"
+    if p_value < alpha and skill > 0:
+        return "win"
+    if p_value < alpha and skill < 0:
+        return "loss"
+    return "noise"
+
+
+def badge(skill: float | None, p_value: float | None, alpha: float = ALPHA) -> tuple[str, str]:
+    """(words, colour) of a skill badge: significant win green, significant loss red, an
+    insignificant or exactly zero difference gray (no green for noise)."""
+    kind = outcome(skill, p_value, alpha)
+    if kind == "win":
+        return "beats naive", "green"
+    if kind == "loss":
+        return "worse than naive", "red"
+    if skill == 0:
+        return "equal to naive", "gray"
+    if kind == "none":
+        return "not tested", "gray"
+    return "not distinguishable from naive", "gray"
 
 
 def dm_verdict(name1: str, e1: np.ndarray, name2: str, e2: np.ndarray, alpha: float = 0.05) -> str:
@@ -197,6 +355,6 @@ def dm_verdict(name1: str, e1: np.ndarray, name2: str, e2: np.ndarray, alpha: fl
     result = diebold_mariano(e1, e2)
     p = result["p_value"]
     if p >= alpha:
-        return f"no significant difference ({_format_p(p)})"
+        return f"no significant difference ({format_p(p, alpha)})"
     better = name1 if result["stat"] < 0 else name2
-    return f"{better} better at the {100 * alpha:g}% level ({_format_p(p)})"
+    return f"{better} better at the {100 * alpha:g}% level ({format_p(p, alpha)})"

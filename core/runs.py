@@ -53,7 +53,7 @@ PID_GRACE_S = 60.0
 # Columns of list_runs(); every row has all of them (None where unknown).
 ROW_KEYS = ("run_id", "ticker", "source", "cell", "layers", "units", "lookback", "epochs")
 ROW_KEYS += ("seed", "lr", "state", "error", "rmse", "skill", "created", "duration")
-ROW_KEYS += ("size_bytes", "damaged")
+ROW_KEYS += ("size_bytes", "damaged", "skill_p")  # skill_p: DM p-value against naive
 
 
 def now_iso() -> str:
@@ -379,6 +379,7 @@ def _summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "rmse": metrics.get("rmse"),
         "skill": metrics.get("skill"),
+        "skill_p": (metrics.get("dm_vs_naive") or {}).get("p_value"),
         "duration": summary.get("train_seconds"),
     }
 

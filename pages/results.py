@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import plots
+from core import evaluation, plots
 from core.config import check_run_id
 from core.errors import UserError
 from core.runs import RunStore
@@ -158,43 +158,72 @@ def _fmt(value: Any, pattern: str) -> str:
     return pattern.format(value) if isinstance(value, (int, float)) else "n/a"
 
 
-def _error_card(col: Any, label: str, value: Any, naive: Any, pattern: str) -> None:
-    """Lower is better: delta_color inverse shows a smaller error than naive in green."""
-    delta = None
+def _error_card(col: Any, label: str, value: Any, naive: Any, pattern: str, kind: str) -> None:
+    """Lower is better. The delta's colour follows the DM verdict against naive (kind from
+    evaluation.outcome): green only for a significant win, red for a significant loss,
+    gray for noise and for an exact zero."""
+    delta, color = None, "gray"
     if isinstance(value, (int, float)) and isinstance(naive, (int, float)):
-        delta = pattern.replace("{:", "{:+").format(value - naive) + " vs naive"
+        diff = value - naive
+        delta = pattern.replace("{:", "{:+").format(diff) + " vs naive"
+        if diff != 0 and kind in ("win", "loss"):
+            color = "green" if kind == "win" else "red"
     col.metric(
         label,
         _fmt(value, pattern),
         delta=delta,
-        delta_color="inverse",
+        delta_color=color,
+        delta_arrow="off" if delta is None or color == "gray" else "auto",
         help=f"Naive (tomorrow = today): {_fmt(naive, pattern)}",
     )
 
 
-def metric_cards(m: dict) -> None:
-    cols = st.columns(5)
-    _error_card(cols[0], "RMSE", m.get("rmse"), m.get("naive_rmse"), "{:.2f}")
-    _error_card(cols[1], "MAE", m.get("mae"), m.get("naive_mae"), "{:.2f}")
-    _error_card(cols[2], "MAPE", m.get("mape"), m.get("naive_mape"), "{:.3f}%")
-    da = m.get("directional_accuracy")
-    cols[3].metric(
+def _direction_card(col: Any, m: dict) -> None:
+    """Directional accuracy against always-the-majority-direction, not a coin flip."""
+    da, base, p = (
+        m.get("directional_accuracy"),
+        m.get("direction_baseline"),
+        m.get("direction_p_value"),
+    )
+    delta, color = None, "gray"
+    if isinstance(da, (int, float)) and isinstance(base, (int, float)):
+        delta = f"{(da - base) * 100:+.1f} pts vs majority ({base:.1%})"
+        if isinstance(p, (int, float)) and p < evaluation.ALPHA and da != base:
+            color = "green" if da > base else "red"
+    col.metric(
         "Directional accuracy",
         _fmt(da, "{:.1%}"),
-        delta=_fmt(None if da is None else (da - 0.5) * 100, "{:+.1f} pts vs coin flip"),
-        help="Share of test days whose predicted return has the right sign. The naive forecast "
-        "(zero return) calls no direction, so the fair reference is a coin flip (50%).",
+        delta=delta,
+        delta_color=color,
+        delta_arrow="off" if color == "gray" else "auto",
+        help="Share of test days whose predicted return has the right sign. The fair reference "
+        "is always calling the majority direction of the test days (always up on a rising "
+        f"market), not a coin flip; binomial test against it: {evaluation.format_p(p)}.",
     )
-    skill = m.get("skill")
+
+
+def metric_cards(m: dict) -> None:
+    dm = m.get("dm_vs_naive") or {}
+    skill, p = m.get("skill"), dm.get("p_value")
+    kind = evaluation.outcome(skill, p)
+    cols = st.columns(5)
+    _error_card(cols[0], "RMSE", m.get("rmse"), m.get("naive_rmse"), "{:.2f}", kind)
+    _error_card(cols[1], "MAE", m.get("mae"), m.get("naive_mae"), "{:.2f}", kind)
+    _error_card(cols[2], "MAPE", m.get("mape"), m.get("naive_mape"), "{:.3f}%", kind)
+    _direction_card(cols[3], m)
+    words, color = evaluation.badge(skill, p)
     cols[4].metric(
         "Skill vs naive",
         _fmt(skill, "{:+.4f}"),
-        delta="beats naive" if (skill or 0) > 0 else "no better than naive",
-        delta_color="green" if (skill or 0) > 0 else "red",
-        delta_arrow="up" if (skill or 0) > 0 else "down",
-        help="1 − RMSE_model / RMSE_naive on test prices: above 0 beats tomorrow = today.",
+        delta=words,
+        delta_color=color,  # type: ignore[arg-type]
+        delta_arrow={"green": "up", "red": "down"}.get(color, "off"),  # type: ignore[arg-type]
+        help="1 − RMSE_model / RMSE_naive on test prices, tested with Diebold-Mariano "
+        "(HLN, squared price errors) against tomorrow = today: green only when p < 0.05.",
     )
+    verdict = m.get("verdict_vs_naive")
     st.caption(
+        f"**Against tomorrow = today:** {verdict or '—'}. "
         f"Naive baseline on the same {m.get('n', '?')} test days: RMSE "
         f"{_fmt(m.get('naive_rmse'), '{:.2f}')} · MAE {_fmt(m.get('naive_mae'), '{:.2f}')} · "
         f"MAPE {_fmt(m.get('naive_mape'), '{:.3f}%')} · return RMSE "
@@ -303,6 +332,7 @@ def headline(data: dict, status: dict, figs: dict[str, Any]) -> None:
     metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
     st.subheader("Predictions")
     if metrics:
+        metrics = evaluation.with_verdicts(metrics, data.get("pred"))  # old runs: on the fly
         metric_cards(metrics)
         lag_words(metrics)
     elif data.get("pred") is None and status.get("state") in ("queued", "running"):

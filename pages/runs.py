@@ -15,7 +15,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core import jobs
+from core import evaluation, jobs
 from core.errors import UserError
 from pages.ui import RESULTS_PAGE, TRAIN_PAGE, cell_name, empty_state, get_store, plain
 
@@ -35,6 +35,7 @@ COLUMNS = {  # list_runs() key -> column title, in display order
     "state": "state",
     "rmse": "test RMSE",
     "skill": "skill",
+    "vs_naive": "vs naive",
     "created": "created",
     "duration": "train s",
     "size_mb": "size MB",
@@ -47,12 +48,22 @@ def table(rows: list[dict]) -> pd.DataFrame:
     df["cell"] = df["cell"].map(lambda c: cell_name(c) if isinstance(c, str) else "?")
     damaged = df["damaged"].fillna(False).astype(bool)
     df["state"] = df["state"].fillna("?").astype(str).where(~damaged, "damaged")
+    df["vs_naive"] = [vs_naive(s, p) for s, p in zip(df["skill"], df["skill_p"], strict=True)]
     return df[list(COLUMNS)].rename(columns=COLUMNS)
 
 
 def table_key(ids: list[str]) -> str:
     """The table widget's key: changes whenever the set or order of rows changes."""
     return "runs_table_" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def vs_naive(skill: object, p_value: object) -> str:
+    """The verdict word of core.evaluation.badge: 'beats' only for a significant win."""
+    if not isinstance(skill, (int, float)) or pd.isna(skill):
+        return "—"
+    p = float(p_value) if isinstance(p_value, (int, float)) and not pd.isna(p_value) else None
+    words, _ = evaluation.badge(float(skill), p)
+    return "—" if words == "not tested" else words
 
 
 def selected_ids(df: pd.DataFrame) -> list[str]:

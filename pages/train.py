@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import data, dataset, jobs, models, plots
+from core import data, dataset, evaluation, jobs, models, plots
 from core.config import (
     ACTIVATIONS,
     CELLS,
@@ -165,14 +165,32 @@ def live_view(run_id: str, cell: str) -> None:
     _curves(rows, cell)
 
 
-def _summary_metrics(summary: dict) -> None:
+def _summary_metrics(summary: dict, pred: object = None) -> None:
     m = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
+    m = evaluation.with_verdicts(m, pred) if m else m  # a run stored before the verdicts
+    skill, p = m.get("skill"), (m.get("dm_vs_naive") or {}).get("p_value")
+    words, color = evaluation.badge(skill, p)
+    base = m.get("direction_baseline")
     cols = st.columns(5)
     cols[0].metric("Test RMSE (price)", _fmt(m.get("rmse")))
     cols[1].metric("Naive RMSE", _fmt(m.get("naive_rmse")))
-    cols[2].metric("Skill vs naive", _fmt(m.get("skill"), "+.3f"))
-    cols[3].metric("Direction right", _fmt(m.get("directional_accuracy"), ".1%"))
+    cols[2].metric(
+        "Skill vs naive",
+        _fmt(skill, "+.3f"),
+        delta=words,
+        delta_color=color,  # type: ignore[arg-type]
+        delta_arrow={"green": "up", "red": "down"}.get(color, "off"),  # type: ignore[arg-type]
+    )
+    cols[3].metric(
+        "Direction right",
+        _fmt(m.get("directional_accuracy"), ".1%"),
+        delta=None if base is None else f"majority direction {base:.1%}",
+        delta_color="gray",
+        delta_arrow="off",
+    )
     cols[4].metric("Train time", _fmt(summary.get("train_seconds"), ".1f", " s"))
+    if m.get("verdict_vs_naive"):
+        st.caption(f"Against tomorrow = today on the test split: {m['verdict_vs_naive']}.")
 
 
 def _fmt(value: object, spec: str = ".4g", unit: str = "") -> str:
@@ -188,7 +206,7 @@ def final_view(run_id: str, cell: str) -> None:
             st.success("Served from the run store: trained before, so nothing was retrained.")
         else:
             st.success("Training finished.")
-        _summary_metrics(store.summary(run_id) or {})
+        _summary_metrics(store.summary(run_id) or {}, store.predictions(run_id))
     elif state == "diverged":
         st.warning(
             "Training diverged (the loss became NaN or infinite): lower the learning "

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import CELLS, RunSpec
-from core.evaluation import directional_accuracy, lag_check, price_metrics
+from core.evaluation import directional_accuracy, lag_check, naive_tests, price_metrics
 from core.models import GATES  # a plain dict: importing core.models loads no keras
 from core.runs import RunStore, process_identity
 
@@ -118,6 +118,7 @@ def _test_metrics(pred: pd.DataFrame) -> dict:
         lag_check=lag_check(p, a, naive),
         n=len(test),
     )
+    out.update(naive_tests(a, p, naive, ra, rp))  # what core.worker writes since issue 13
     return out
 
 

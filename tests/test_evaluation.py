@@ -182,7 +182,7 @@ def test_dm_calls_noise_noise():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=250), rng.normal(size=250)
     assert diebold_mariano(a, b)["p_value"] > 0.5
-    assert dm_verdict("LSTM", a, "GRU", b) == "no significant difference (p = 0.93)"
+    assert dm_verdict("LSTM", a, "GRU", b) == "no significant difference (p = 0.928)"
 
 
 def test_dm_identical_series_give_no_nan():
@@ -195,7 +195,7 @@ def test_dm_identical_series_give_no_nan():
 
 def test_dm_verdict_formats_level_and_p():
     e1, e2 = np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4)
-    assert dm_verdict("A", e1, "B", e2, alpha=0.2) == "B better at the 20% level (p = 0.14)"
+    assert dm_verdict("A", e1, "B", e2, alpha=0.2) == "B better at the 20% level (p = 0.142)"
 
 
 def test_dm_rejects_forecasts_of_different_days():

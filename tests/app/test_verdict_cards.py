@@ -1,0 +1,81 @@
+"""Results cards follow the verdict against tomorrow = today: no green for noise (issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.proto.Metric_pb2 import Metric
+from streamlit.testing.v1 import AppTest
+
+from core.runs import RunStore
+from tests.fakes import make_run
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "results.py")
+GREEN, RED, GRAY = Metric.MetricColor.GREEN, Metric.MetricColor.RED, Metric.MetricColor.GRAY
+
+
+def _with(store_root, **metrics) -> AppTest:
+    rid = make_run(store_root, cell="gru", seed=0)
+    store = RunStore(store_root)
+    summary = store.summary(rid)
+    summary["metrics"].update(metrics)
+    store.write_summary(rid, summary)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["run"] = rid
+    return at.run()
+
+
+def _card(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize(
+    ("skill", "p", "rmse", "words", "colour"),
+    [
+        (0.02, 0.012, 9.8, "beats naive", GREEN),
+        (0.0018, 0.58, 9.98, "not distinguishable from naive", GRAY),
+        (-0.03, 0.004, 10.3, "worse than naive", RED),
+        (0.0, 1.0, 10.0, "equal to naive", GRAY),
+    ],
+    ids=["significant win", "insignificant positive", "loss", "exact zero"],
+)
+def test_skill_and_error_cards_follow_the_verdict(store_root, skill, p, rmse, words, colour):
+    at = _with(
+        store_root,
+        skill=skill,
+        rmse=rmse,
+        naive_rmse=10.0,
+        dm_vs_naive={"stat": -1.0 if skill > 0 else 1.0, "p_value": p},
+        verdict_vs_naive="(from the summary)",
+    )
+    assert not at.exception
+    skill_card = _card(at, "Skill vs naive")
+    assert skill_card.delta == words and skill_card.proto.color == colour
+    rmse_card = _card(at, "RMSE")
+    assert rmse_card.proto.color == colour  # a zero or insignificant delta is never green
+    if rmse == 10.0:
+        assert rmse_card.delta == "+0.00 vs naive"
+
+
+def test_direction_card_compares_with_the_majority_direction(store_root):
+    at = _with(store_root, directional_accuracy=0.52, direction_baseline=0.541,
+               direction_p_value=0.4)  # fmt: skip
+    card = _card(at, "Directional accuracy")
+    assert card.delta == "-2.1 pts vs majority (54.1%)" and card.proto.color == GRAY
+    assert "coin flip" not in card.delta
+
+
+def test_a_run_stored_before_the_verdicts_gets_them_from_its_predictions(store_root):
+    rid = make_run(store_root, cell="lstm", seed=1)
+    store = RunStore(store_root)
+    summary = store.summary(rid)
+    for key in ("direction_baseline", "direction_p_value", "dm_vs_naive", "verdict_vs_naive"):
+        summary["metrics"].pop(key)
+    store.write_summary(rid, summary)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["run"] = rid
+    at.run()
+    assert not at.exception and not at.error
+    assert "vs majority" in _card(at, "Directional accuracy").delta
+    assert any("Against tomorrow = today:" in c.value and "(p = " in c.value for c in at.caption)
