@@ -8,6 +8,7 @@ core.svgplot (both free of plotly and pandas); they are re-exported here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,8 +27,11 @@ from core.svgplot import nice_ticks as nice_ticks
 from core.svgplot import price_svg as price_svg
 
 SPLIT_COLORS: dict[str, str] = {"train": "#999999", "val": "#CC79A7", "test": "#F0E442"}
-# Per-layer lines within one run; no cell colour, so cell identity stays unambiguous.
-LAYER_COLORS = ("#56B4E9", "#D55E00", "#CC79A7", "#009E73", "#E69F00", "#0072B2")
+# Per-layer lines within one run: rnn_0, rnn_1, ... take these in order and "head" its own,
+# on every chart (layer_color), so a layer never changes colour between charts. No orange
+# beside the head's vermilion: two near-identical oranges read as one layer.
+LAYER_COLORS = ("#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#8C564B", "#F0E442")
+HEAD_COLOR = "#D55E00"
 NO_DATA = "no data yet"
 SPLIT_OPACITY = 0.12
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -37,6 +41,68 @@ TOP = 84
 # Predictions: a train split longer than this is drawn every TRAIN_EVERY-th day.
 FULL_DETAIL_DAYS = 1000
 TRAIN_EVERY = 5
+
+
+def layer_color(name: str) -> str:
+    """The one colour of a layer on every chart: 'global' grey, 'head' vermilion, rnn_i the
+    i-th of LAYER_COLORS; anything else by its order among the names seen (stable per name)."""
+    if name == "global":
+        return NEUTRAL
+    if name == "head":
+        return HEAD_COLOR
+    match = re.fullmatch(r"rnn_(\d+)", name)
+    index = int(match.group(1)) if match else sum(name.encode())
+    return LAYER_COLORS[index % len(LAYER_COLORS)]
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(k: int, mantissa: int = 1) -> str:
+    """'10⁻³' (or '2×10⁻³'): Unicode superscripts, the one way every chart writes a decade."""
+    power = "10" + str(int(k)).translate(_SUPERSCRIPT)
+    return power if mantissa == 1 else f"{mantissa}×{power}"
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick values and labels for a log axis over [lo, hi] (both > 0): decades only, every
+    step-th when they are many (at most ~10 labels, 10⁰ among them), with 2× and 5× added only when the
+    range holds fewer than two decades, so there is always something to read."""
+    a, b = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    step = max(1, -(-(int(np.floor(np.log10(hi))) - int(np.ceil(np.log10(lo)))) // 10))
+    ticks = [(10.0**k, power_of_ten(k)) for k in range(a, b + 1) if k % step == 0]
+    inside = [t for t in ticks if lo <= t[0] <= hi]
+    if len(inside) < 2:
+        extra = [(m * 10.0**k, power_of_ten(k, m)) for k in range(a, b + 1) for m in (2, 5)]
+        ticks = sorted(ticks + [t for t in extra if lo <= t[0] <= hi])
+    ticks = [t for t in ticks if lo <= t[0] <= hi]  # plotly would not draw the others
+    return [t[0] for t in ticks], [t[1] for t in ticks]
+
+
+def log_axis(fig: go.Figure, axis: str = "y") -> go.Figure:
+    """Label a log axis at decades in powers of ten (10⁻³), never plotly's minor digits or SI
+    prefixes (100μ); the hover shows 1.23e-4. Reads the finite positive values of the
+    figure's line traces on that axis, so call it after the traces are added."""
+    values = [np.asarray(getattr(t, axis), dtype=float) for t in fig.data if t.type == "scatter"]
+    flat = np.concatenate([v.ravel() for v in values]) if values else np.array([])
+    flat = flat[np.isfinite(flat) & (flat > 0)]
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    update(type="log", exponentformat="power", hoverformat=".3~e")
+    if flat.size:
+        lo, hi = float(np.log10(flat.min())), float(np.log10(flat.max()))
+        pad = 0.05 * max(hi - lo, 0.3)
+        vals, text = log_ticks(10 ** (lo - pad), 10 ** (hi + pad))
+        update(tickmode="array", tickvals=vals, ticktext=text, range=[lo - pad, hi + pad])
+    return fig
+
+
+def legend_key(fig: go.Figure, name: str, dash: str, group: str) -> None:
+    """A legend entry for a line style ('max (dotted)'): a grey line with no points, in the
+    legend group of the lines drawn in that style, so clicking it toggles them all."""
+    line = {"color": NEUTRAL, "dash": dash, "width": 1}
+    fig.add_trace(
+        go.Scatter(x=[None], y=[None], mode="lines", name=name, line=line, legendgroup=group)
+    )
 
 
 def base_figure(title: str, x_title: str = "", y_title: str = "", log_y: bool = False) -> go.Figure:
@@ -52,7 +118,9 @@ def base_figure(title: str, x_title: str = "", y_title: str = "", log_y: bool = 
         hovermode="x unified",
     )
     fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
+    fig.update_yaxes(title_text=y_title)
+    if log_y:  # not "linear" otherwise: that would turn a category or date axis into numbers
+        fig.update_yaxes(type="log", exponentformat="power")
     return fig
 
 
@@ -122,6 +190,7 @@ def shade_splits(
     fig: go.Figure,
     bounds: Mapping[str, Sequence[Any]] | None,
     labels: Mapping[str, str] | None = None,
+    position: str = "top left",
 ) -> None:
     labels = labels or {}
     for name, span in (bounds or {}).items():
@@ -135,7 +204,7 @@ def shade_splits(
             line_width=0,
             layer="below",
             annotation_text=labels.get(name, name),
-            annotation_position="top left",
+            annotation_position=position,
         )
 
 

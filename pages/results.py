@@ -33,6 +33,10 @@ from pages.ui import (
 KEY = "results_run"
 TAB_KEY = "results_tab"
 TABS = ("Gradients through time", "Spectral radius", "Residuals", "Spec and downloads")
+# Shown with st.latex (rendered by KaTeX), never as raw text in a caption.
+GTT_FORMULA = (
+    r"g_k = \operatorname{mean}_{\text{probe batch}} \lVert \partial L / \partial x_{T-1-k} \rVert"
+)
 HELP_PICK = "pick a run from the list below, or open one from the Runs page"
 
 
@@ -261,9 +265,10 @@ def training_charts(rows: list[dict], figs: dict[str, Any]) -> None:
 
 
 def gradient_charts(figs: dict[str, Any]) -> None:
+    st.latex(GTT_FORMULA)
     st.caption(
-        "g_k = mean over the probe batch of ‖∂L/∂x_{T−1−k}‖: how much the loss still feels the "
-        "input k steps back. A steep fall on the log axis is the vanishing gradient."
+        "How much the loss still feels the input k steps before the last one. A steep fall "
+        "on the log axis is the vanishing gradient."
     )
     left, right = st.columns(2)
     left.plotly_chart(figs["gtt_heatmap"], key="res_gtt_heatmap")

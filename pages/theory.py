@@ -54,14 +54,14 @@ def power_section() -> None:
 def tanh_section() -> None:
     st.subheader("2 · A scalar tanh RNN: ∂hₙ/∂h₀")
     st.markdown(
-        "For h_t = tanh(w·h_{t−1} + x_t) each step back multiplies the gradient by "
-        "w·(1 − h_t²). Since tanh′ ≤ 1, |w| < 1 always vanishes. A large |w| does not simply "
+        "For hₜ = tanh(w·hₜ₋₁ + xₜ) each step back multiplies the gradient by "
+        "w·(1 − hₜ²). Since tanh′ ≤ 1, |w| < 1 always vanishes. A large |w| does not simply "
         "explode either: it drives h into saturation where tanh′ ≈ 0, so the product usually "
         "vanishes there too. The dashed line is the same w without tanh, |w|ⁿ."
     )
     c1, c2 = st.columns(2)
     w = c1.slider("recurrent weight w", -3.0, 3.0, 0.9, 0.05, key="theory_w")
-    x_scale = c2.slider("input size (std of x_t)", 0.0, 2.0, 0.5, 0.1, key="theory_xscale")
+    x_scale = c2.slider("input size (std of xₜ)", 0.0, 2.0, 0.5, 0.1, key="theory_xscale")
     n_max = int(st.session_state.get("theory_n", 50))
     series = {f"tanh RNN, w = {w:.2f}": theory.tanh_rnn_jacobian(w, n_max, x_scale=x_scale)}
     reference = {f"linear, |w|ⁿ = {abs(w):.2f}ⁿ": theory.linear_rnn_jacobian(w, n_max)}
@@ -72,11 +72,11 @@ def gates_and_clipping() -> None:
     st.subheader("3 · Why gates help, and what clipping does")
     st.markdown(
         "An LSTM carries a cell state along an **additive** path: "
-        "c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, so ∂c_t/∂c_{t−1} = f_t (elementwise), with no "
+        "cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ, so ∂cₜ/∂cₜ₋₁ = fₜ (elementwise), with no "
         "weight matrix and no squashing in between. When the forget gate f stays near 1 the "
         "gradient passes many steps almost unchanged; the network learns when to forget. "
         "That is why Keras starts the forget-gate bias at 1 (unit_forget_bias). A GRU does the "
-        "same with its update gate: h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ h̃_t.\n\n"
+        "same with its update gate: hₜ = (1 − zₜ) ⊙ hₜ₋₁ + zₜ ⊙ h̃ₜ.\n\n"
         "**Gradient clipping** rescales the gradient when its norm exceeds a threshold. It "
         "stops *exploding* gradients from wrecking a step, but it cannot bring back a gradient "
         "that has *vanished*: scaling a tiny vector down changes nothing. Vanishing needs a "

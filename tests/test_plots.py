@@ -147,11 +147,39 @@ def test_titles_sit_above_the_legend_and_epoch_axes_are_whole_numbers(run):
     assert plots.loss_chart(many).layout.xaxis.dtick == 10
 
 
-def test_one_legend_entry_per_layer_for_norms_and_spectral_radius(run):
+def test_every_line_has_a_legend_entry_and_each_layer_one_colour_on_every_chart(run):
     rows, _, _ = run
     for fig in (plots.grad_norm_chart(rows), plots.spectral_chart(rows)):
-        shown = [t.name for t in fig.data if t.showlegend is not False]
-        assert shown == [t.name for t in fig.data if t.line.dash != "dot"]
+        shown = [t for t in fig.data if t.showlegend is not False]
+        dotted = [t for t in fig.data if t.line.dash == "dot"]
+        keys = [t for t in shown if t.line.dash == "dot"]
+        assert len(keys) == 1 and keys[0].x == (None,)  # one legend key for the dotted style
+        assert {t.legendgroup for t in dotted} == {keys[0].legendgroup}  # it toggles them
+        for t in fig.data:
+            layer = t.name.split()[0]
+            if t.x != (None,):
+                assert t.line.color == plots.layer_color(layer)
+    assert len({plots.layer_color(n) for n in ("global", "head", "rnn_0", "rnn_1", "rnn_2")}) == 5
+
+
+def test_simple_rnn_spectral_chart_has_no_gate_key():
+    rows = [{"epoch": e, "spectral_radius": {"rnn_0": 0.9}} for e in (1, 2)]
+    assert [t.name for t in plots.spectral_chart(rows).data] == ["rnn_0"]
+
+
+def test_log_axes_are_labelled_at_decades_in_powers_of_ten(run):
+    rows, gtt, _ = run
+    norms = plots.grad_norm_chart(rows).layout.yaxis
+    assert norms.tickmode == "array" and norms.exponentformat == "power"
+    assert all(t.startswith("10") or "×10" in t for t in norms.ticktext)
+    assert not any(p in t for t in norms.ticktext for p in "μnpfk")  # no SI prefixes
+    wide = plots.gtt_lines({"rnn": ([1, 1e-3, 1e-6, 1e-9], "rnn")}).layout.yaxis
+    assert list(wide.ticktext) == ["10⁻⁹", "10⁻⁸", "10⁻⁷", "10⁻⁶", "10⁻⁵", "10⁻⁴",
+                                   "10⁻³", "10⁻²", "10⁻¹", "10⁰"]  # fmt: skip
+    narrow = plots.loss_chart([{"epoch": 1, "loss": 0.0019, "val_loss": 0.0042}]).layout.yaxis
+    assert list(narrow.ticktext) == ["2×10⁻³"]  # within one decade: 2× and 5× marks only
+    heat = plots.gtt_heatmap(gtt).data[0].colorbar
+    assert all(t.startswith("10") and "<sup>" not in t for t in heat.ticktext)
 
 
 def test_loss_chart_is_log_and_drops_non_positive_values(run):
@@ -170,12 +198,13 @@ def test_grad_norm_chart_has_mean_and_max_per_layer_global_first(run):
     fig = plots.grad_norm_chart(rows)
     assert fig.layout.yaxis.type == "log"
     assert _names(fig) == [
-        "global mean",
+        "global",
         "global max",
-        "head mean",
+        "head",
         "head max",
-        "rnn_0 mean",
+        "rnn_0",
         "rnn_0 max",
+        "max per epoch",
     ]
     assert fig.data[1].line.dash == "dot"
     assert np.all(np.asarray(fig.data[1].y) >= np.asarray(fig.data[0].y))
@@ -187,7 +216,8 @@ def test_gtt_heatmap_plots_log10_with_power_of_ten_colourbar(run):
     heat = fig.data[0]
     np.testing.assert_allclose(heat.z, np.log10(np.asarray(gtt["norms"])))
     assert list(heat.x) == gtt["lags"] and list(heat.y) == gtt["epochs"]
-    assert all(t.startswith("10<sup>") for t in heat.colorbar.ticktext)
+    assert all(t.startswith("10") for t in heat.colorbar.ticktext)
+    assert fig.layout.yaxis.title.text == "epoch (0 = before training)"
     assert len(heat.colorbar.tickvals) == len(heat.colorbar.ticktext)
 
 
@@ -215,9 +245,11 @@ def test_spectral_chart_one_line_per_layer_dotted_per_gate_and_a_rho_one_line(ru
     rows, _, _ = run
     rows[0]["spectral_radius"]["rnn_0"] = None  # a non-finite kernel is stored as null
     fig = plots.spectral_chart(rows)
-    assert _names(fig) == ["rnn_0", "rnn_0/h", "rnn_0/r", "rnn_0/z"]
+    assert _names(fig) == [
+        "rnn_0", "rnn_0 h gate", "rnn_0 r gate", "rnn_0 z gate", "gate blocks",
+    ]  # fmt: skip
     assert np.isnan(fig.data[0].y[0])
-    assert [t.line.dash for t in fig.data[1:]] == ["dot"] * 3
+    assert [t.line.dash for t in fig.data[1:]] == ["dot"] * 4
     assert fig.layout.shapes[0].y0 == 1.0 and fig.layout.shapes[0].line.dash == "dash"
 
 
@@ -307,4 +339,7 @@ def test_skill_chart_one_bar_per_scored_run_coloured_by_cell_beside_the_naive_li
     (line,) = fig.layout.shapes
     assert line.x0 == line.x1 == 0 and fig.layout.annotations[0].text == "naive"
     assert fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.yaxis.type == "category"  # a numeric y axis draws no bar at a label
+    lo, hi = fig.layout.xaxis.range
+    assert lo < -0.01 and hi > 0.02  # every bar inside the axis
     assert "No finished runs" in plots.skill_chart(rows[2:]).layout.annotations[0].text
