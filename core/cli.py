@@ -67,7 +67,6 @@ def build_parser() -> Parser:
     train = sub.add_parser("train", help="train one run in the foreground (or reuse it)")
     _spec_flags(train)
     train.add_argument("--cell", default=None, help="lstm, gru or rnn")
-    train.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)  # worker mode
     compare = sub.add_parser("compare", help="cells x seeds on identical data")
     _spec_flags(compare)
     compare.add_argument("--cells", default="lstm,gru", help="comma list, e.g. lstm,gru,rnn")
@@ -211,8 +210,6 @@ def run_result(store: RunStore, rid: str, cached: bool) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.run_dir is not None:
-        return _worker_mode(args.run_dir)
     spec, prices = _prepared(args)
     store = RunStore()
     rid, cached = train_one(store, spec, prices, _stderr)
@@ -224,18 +221,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         lines.append(f"  error: {out['error']}")
     _emit(out, lines + [f"  run_dir: {out['run_dir']}"], args.json)
     return 0 if out["state"] == "done" else 1
-
-
-def _worker_mode(run_dir: str) -> int:
-    path = Path(run_dir)
-    rid = check_run_id(path.name)
-    if not path.is_dir():  # before RunStore(), which would create the parent folder
-        raise UserError(f"no run directory {run_dir}: submit the run first")
-    store = RunStore(path.parent)
-    from core import worker
-
-    result = worker.execute(store, rid, _stderr)
-    return 0 if store.status(rid).get("state") == "done" or "checksums" in result else 1
 
 
 def _fmt(v: Any) -> str:

@@ -1,35 +1,29 @@
-"""Background training on this machine: one worker process per run, at most N at a time.
+"""Submitting, cancelling and listing background runs, on top of the run store.
 
-A job is ``python -m core train --run-dir <dir>`` in its own session; it waits for one of
-N slot locks (core.worker) before it imports TensorFlow, so queued jobs stay light. The run
-store is the only channel back: progress, results and failures are files. Cancel is a kill
-of the worker's process group. A cluster backend (Ray: one task per run, the store on
-shared storage) would be a sibling module with the same three functions.
+This module decides WHAT trains: settings and data are validated before the store is
+touched, a finished run of the same spec and data is reused ("the same spec never trains
+twice"), an in-flight one is returned instead of a second copy, and at most
+GRADLAB_MAX_QUEUE runs are queued or training, counted and created under one store-wide
+lock so simultaneous submitters in different processes cannot overshoot it. WHERE it trains
+is the executor's business (core/executor.py: local worker processes or Ray).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
+import filelock
 
 from core.config import RunSpec, run_id
 from core.errors import UserError
-from core.procs import process_alive
+from core.executor import Executor, get_executor
 from core.runs import ACTIVE, RunStore, now_iso
 
 if TYPE_CHECKING:  # only annotations: the sidebar's queue() must not import pandas
     import pandas as pd
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_children: list[subprocess.Popen] = []  # reaped on each call so workers never linger as zombies
 
 
 @dataclass(frozen=True)
@@ -71,90 +65,71 @@ def check(spec: RunSpec, prices: pd.DataFrame | None) -> str:
     return data.fingerprint(prices)
 
 
-def submit(spec: RunSpec, prices: pd.DataFrame | None, store: RunStore | None = None) -> Submitted:
-    """Queue a run in a worker process, or return the finished/in-flight run of the same spec."""
+def submit(
+    spec: RunSpec,
+    prices: pd.DataFrame | None,
+    store: RunStore | None = None,
+    executor: Executor | None = None,
+) -> Submitted:
+    """Queue a run on the executor, or return the finished/in-flight run of the same spec."""
     store = store or RunStore()
+    executor = executor or get_executor()
     fp = check(spec, prices)
     rid = run_id(spec, fp)
-    _reap()
-    with store.lock(rid):  # two submissions of one spec must not both spawn a worker
+    with store.lock(rid):  # two submissions of one spec must not both start a worker
         if store.is_complete(rid):
             store.touch(rid)
             return Submitted(rid, True, "done")
         if store.run_dir(rid).exists():
             state = store.status(rid).get("state")
             if state in ACTIVE:
+                executor.ensure_started(store)
                 return Submitted(rid, False, state)
-        if len(queue(store)) >= max_queue():
-            raise UserError(
-                f"{max_queue()} runs are already queued or training: "
-                "wait for one to finish or cancel one"
-            )
         if spec.data.source != "task":
             store.save_prices(prices, fp)
-        store.create(spec, fp)
-        proc = _spawn(store, rid)
-        store.write_status(rid, **_identity(proc.pid))
+        with queue_lock(store):  # count + create as one step across processes
+            if len(queue(store, ensure=False)) >= max_queue():
+                raise UserError(
+                    f"{max_queue()} runs are already queued or training: "
+                    "wait for one to finish or cancel one"
+                )
+            store.create(spec, fp)
+        fields = executor.launch(store, rid)
+        store.write_status(rid, executor=executor.name, **fields)
     return Submitted(rid, False, "queued")
 
 
-def _spawn(store: RunStore, rid: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "core", "train", "--run-dir", str(store.run_dir(rid))]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO_ROOT,
-        env={**os.environ, "MODELS_CACHE": str(store.root)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: cancel kills it and its children
-    )
-    _children.append(proc)
-    return proc
-
-
-def _identity(pid: int) -> dict[str, Any]:
-    try:
-        return {"pid": pid, "pid_created": psutil.Process(pid).create_time()}
-    except psutil.Error:  # already gone: status() will read it as interrupted
-        return {"pid": pid, "pid_created": None}
-
-
-def _reap() -> None:
-    for proc in list(_children):
-        if proc.poll() is not None:
-            _children.remove(proc)
+def queue_lock(store: RunStore) -> filelock.BaseFileLock:
+    """The store-wide lock around "count the active runs, create one" (GRADLAB_MAX_QUEUE)."""
+    (store.root / "_locks").mkdir(exist_ok=True)
+    return filelock.FileLock(str(store.root / "_locks" / "_queue.lock"), timeout=60)
 
 
 def cancel(run_id: str, store: RunStore | None = None) -> dict[str, Any]:
-    """Stop a queued or training run (SIGKILL to its process group); returns its status."""
+    """Stop a queued or training run (its executor kills its compute); returns its status."""
     store = store or RunStore()
     if not store.run_dir(run_id).exists():
         raise UserError(f"there is no run {run_id}: pick one from the queue")
     st = store.status(run_id)
     if st.get("state") not in ACTIVE:
         return st  # finished meanwhile: nothing to stop
-    _kill(st.get("pid"), st.get("pid_created"))
-    _reap()
+    get_executor(st.get("executor") or "local").stop(store, run_id, st)
     return store.write_status(
         run_id, state="cancelled", finished=now_iso(), error="cancelled by the user"
     )
 
 
-def _kill(pid: Any, created: Any) -> None:
-    if not process_alive(pid, created) or pid == os.getpid():
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(pid) == pid:  # a worker we spawned leads its own group
-            os.killpg(pid, signal.SIGKILL)
-        else:  # a foreground `python -m core train`: never kill the user's shell group
-            os.kill(pid, signal.SIGKILL)
+def ensure_started(store: RunStore | None = None) -> None:
+    """Make sure queued runs will be served (the server calls this at start)."""
+    get_executor().ensure_started(store or RunStore())
 
 
-def queue(store: RunStore | None = None) -> list[dict[str, Any]]:
-    """Queued and training runs, oldest first, with epoch/epochs progress."""
+def queue(store: RunStore | None = None, *, ensure: bool = True) -> list[dict[str, Any]]:
+    """Queued and training runs, oldest first, with epoch/epochs progress.
+
+    ensure=True (the queue view) also lets the executor start workers for queued runs
+    whose worker is gone, so whoever looks at the queue keeps it moving."""
     store = store or RunStore()
-    _reap()
     rows = []
     for rid in store.run_ids():
         st = store.status(rid)
@@ -163,8 +138,12 @@ def queue(store: RunStore | None = None) -> list[dict[str, Any]]:
         row = {"run_id": rid, "state": st["state"], "epoch": st.get("epoch", 0)}
         row.update(epochs=st.get("epochs"), started=st.get("started"), device=st.get("device"))
         row["queued_at"] = st.get("queued_at") or 0.0
+        row["executor"] = st.get("executor") or "local"
         with contextlib.suppress(Exception):  # a damaged spec must not hide the queue
             spec = store.spec(rid)
             row.update(cell=spec.model.cell, ticker=spec.data.ticker, seed=spec.train.seed)
         rows.append(row)
+    if ensure and rows:
+        with contextlib.suppress(UserError):  # a bad GRADLAB_EXECUTOR must not hide the queue
+            ensure_started(store)
     return sorted(rows, key=lambda r: r["queued_at"])

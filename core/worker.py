@@ -1,7 +1,7 @@
 """The worker: train one queued run and write everything it learns into the run store.
 
-Used by the background job (``python -m core train --run-dir``) and by the foreground CLI
-alike, so both produce identical runs. It waits for a slot lock BEFORE TensorFlow is
+Used by every executor (``python -m core.worker RUN_DIR``, a Ray task) and by the foreground
+CLI alike, so all produce identical runs. It waits for a slot lock BEFORE TensorFlow is
 imported: a queued worker costs a small Python process, not a TensorFlow runtime.
 """
 
@@ -188,3 +188,30 @@ def dataset_splits() -> tuple[str, ...]:
     from core.dataset import SPLITS
 
     return SPLITS
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.worker RUN_DIR``: train that queued run; exit 0 if it ended done."""
+    import sys
+    from pathlib import Path
+
+    from core.config import check_run_id
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if len(args) != 1:
+            raise UserError("usage: python -m core.worker RUN_DIR (a queued run's directory)")
+        path = Path(args[0])
+        rid = check_run_id(path.name)
+        if not path.is_dir():  # before RunStore(), which would create the parent folder
+            raise UserError(f"no run directory {path}: submit the run first")
+        store = RunStore(path.parent)
+        execute(store, rid, lambda msg: print(msg, file=sys.stderr, flush=True))
+    except UserError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    return 0 if store.status(rid).get("state") == "done" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,6 +10,7 @@ import pytest
 from core import data, jobs
 from core.config import RunSpec
 from core.errors import UserError
+from core.executor import get_executor
 from core.runs import INTERRUPTED, RunStore, process_alive
 from tests.waiting import wait_for
 
@@ -46,9 +47,10 @@ def test_bad_spec_or_data_writes_nothing(store_root, prices):
 @pytest.mark.slow
 def test_double_submit_trains_once_then_hits_cache(store_root, prices, monkeypatch):
     store = RunStore()
-    spawned = []  # count spawns directly: jobs._children also drops earlier tests' reaped workers
-    real_spawn = jobs._spawn
-    monkeypatch.setattr(jobs, "_spawn", lambda *a: spawned.append(real_spawn(*a)) or spawned[-1])
+    spawned = []  # count launches on the executor: each one would start training
+    local = get_executor("local")
+    real_launch = local.launch
+    monkeypatch.setattr(local, "launch", lambda *a: spawned.append(real_launch(*a)) or spawned[-1])
     results = []
     threads = [
         threading.Thread(target=lambda: results.append(jobs.submit(_spec(3), prices, store)))
@@ -59,7 +61,7 @@ def test_double_submit_trains_once_then_hits_cache(store_root, prices, monkeypat
     for t in threads:
         t.join()
     assert len({r.run_id for r in results}) == 1 and not any(r.cached for r in results)
-    assert len(spawned) == 1  # one worker process for two submits
+    assert len(spawned) == 1  # one launch for two submits
     rid = results[0].run_id
     assert jobs.queue(store)[0]["run_id"] == rid
     wait_for(

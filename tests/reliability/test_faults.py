@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import cli, data, jobs, worker
 from core.checksums import sha256_file
+from core.executor import get_executor
 from core.runs import CHECKED, INTERRUPTED, RunStore
 from tests.fakes import make_run
 
@@ -74,8 +75,9 @@ def _ended(store: RunStore, rid: str) -> bool:
 
 
 def _reaped(pid) -> bool:
-    jobs._reap()
-    return not any(p.pid == pid for p in jobs._children)
+    local = get_executor("local")
+    local.reap()
+    return not any(p.pid == pid for p in local.children)
 
 
 @pytest.mark.slow

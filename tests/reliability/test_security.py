@@ -76,12 +76,15 @@ def test_hostile_tickers_are_refused_before_any_download(ticker, tmp_path, monke
     assert not (tmp_path / "cache").exists()
 
 
-def test_worker_flag_never_creates_folders_outside_the_store(tmp_path, capsys):
+def test_worker_entry_never_creates_folders_outside_the_store(tmp_path, capsys):
+    from core import worker
+
     outside = tmp_path / "elsewhere"
-    assert cli.main(["train", "--run-dir", str(outside / "0123456789abcdef")]) == 2
-    assert cli.main(["train", "--run-dir", str(tmp_path / "etc")]) == 2
+    assert worker.main([str(outside / "0123456789abcdef")]) == 2
+    assert worker.main([str(tmp_path / "etc")]) == 2
     assert not outside.exists()
     assert len(capsys.readouterr().err.strip().splitlines()) == 2
+    assert cli.main(["train", "--run-dir", str(outside)]) == 2  # no hidden worker flag left
 
 
 @pytest.mark.slow
