@@ -136,7 +136,8 @@ def _ours(spec, data: tuple, options: dict, wave: bool) -> tuple:
     model = build_model(spec, overhead.LOOKBACK, 1, seed=0, wavefront=wave)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", clipnorm=None, **options)
     probe_fn = training.make_gtt_probe(model, data[2][:64], data[3][:64])
-    return model, [training.EpochRecorder(probe_fn, overhead.LOOKBACK)], True
+    recorder = training.EpochRecorder(probe_fn, overhead.LOOKBACK, probe_x=data[2][:64])
+    return model, [recorder], True  # with gate dynamics, as a run records them
 
 
 def _plain(spec, options: dict, wave: bool) -> tuple:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
+from core import gates as _gates
 from core import wavefront  # noqa: F401  (registers WavefrontCells before any model loads)
 from core.config import RunSpec, TrainSpec
 from core.errors import DataError, UserError
@@ -64,7 +65,9 @@ class TrainResult:
     device: dict
     wavefront: bool = False  # the recurrent layers ran as one loop (core/wavefront.py)
     history: list[dict] = field(default_factory=list)
-    gradients_through_time: dict = field(default_factory=dict)  # as sent to Sink.on_epoch
+    gradients_through_time: dict = field(default_factory=dict)  # as sent, plus "kept"
+    kept_gates: dict = field(default_factory=dict)  # core.gates.measure of the kept weights
+    memory_horizon: int | None = None  # of the kept weights' gradients through time
 
 
 def spectral_radii(model: keras.Model) -> tuple[dict, dict]:
@@ -106,9 +109,12 @@ _BESIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradlab-recorder
 class EpochRecorder(keras.callbacks.Callback):
     """Builds one metrics row per epoch, probes gradients through time, flags divergence."""
 
-    def __init__(self, probe: Any, lookback: int, sink: Sink | None = None):
+    def __init__(
+        self, probe: Any, lookback: int, sink: Sink | None = None, probe_x: Any = None
+    ) -> None:
         super().__init__()
         self.probe = probe
+        self.probe_x = probe_x  # the probe windows, for gate dynamics (None: not recorded)
         self.sink = sink
         self.history: list[dict] = []
         self.gtt = {"lags": list(range(lookback)), "epochs": [], "norms": []}
@@ -121,8 +127,12 @@ class EpochRecorder(keras.callbacks.Callback):
         self.gtt["epochs"].append(epoch)
         self.gtt["norms"].append(self.probe() if norms is None else norms)
 
-    def _measure(self) -> tuple[list, tuple[dict, dict]]:
-        return self.probe(), spectral_radii(self.model)
+    def _measure(self) -> tuple[list, tuple[dict, dict], dict | None]:
+        return self.probe(), spectral_radii(self.model), self.gates()
+
+    def gates(self) -> dict | None:
+        """Gate means and step factor per recurrent layer on the probe (core/gates.py)."""
+        return None if self.probe_x is None else _gates.measure(self.model, self.probe_x)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._t0 = time.perf_counter()
@@ -138,7 +148,7 @@ class EpochRecorder(keras.callbacks.Callback):
         logs = logs or {}
         grad_norm, clipped = self.model.read_grad_stats()
         measuring, self._measuring = self._measuring, None
-        probed, (radius, blocks) = measuring.result() if measuring else self._measure()
+        probed, (radius, blocks), gates = measuring.result() if measuring else self._measure()
         self.probe_now(epoch + 1, probed)
         row = {
             "epoch": epoch + 1,  # 1-based, matching the GTT epochs (0 = before training)
@@ -150,7 +160,13 @@ class EpochRecorder(keras.callbacks.Callback):
             "clipped_fraction": clipped,
             "spectral_radius": radius,
             "spectral_radius_blocks": blocks,
+            "memory_horizon": _gates.memory_horizon(probed),
         }
+        if gates is not None:
+            row["gates"] = {
+                n: {k: v for k, v in g.items() if k != "step_factor"} for n, g in gates.items()
+            }
+            row["step_factor"] = {n: g["step_factor"] for n, g in gates.items()}
         self.history.append(row)
         if self.sink is not None:
             self.sink.on_epoch(row, self.gtt)
@@ -206,7 +222,7 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     probe_x, probe_y = ds.val.x[: t.probe_size], ds.val.y[: t.probe_size]
     if sink is not None:
         sink.on_probe(probe_x, probe_y)
-    recorder = EpochRecorder(make_gtt_probe(model, probe_x, probe_y), lookback, sink)
+    recorder = EpochRecorder(make_gtt_probe(model, probe_x, probe_y), lookback, sink, probe_x)
     recorder.probe_now(0)
     callbacks: list = [recorder]
     if t.patience > 0:
@@ -224,6 +240,7 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         verbose=0,
     )
     seconds = time.perf_counter() - start
+    kept = _kept(recorder, t.patience)
     # Predict on the plain path, as a model loaded from disk does: a saved run then predicts
     # bit for bit what it showed (XLA may round the last bit differently).
     if BACKEND == "tensorflow":  # under JAX, a loaded model predicts through XLA too
@@ -242,7 +259,20 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         wavefront=wave,
         history=recorder.history,
         gradients_through_time=recorder.gtt,
+        kept_gates=kept["gates"],
+        memory_horizon=kept["memory_horizon"],
     )
+
+
+def _kept(recorder: EpochRecorder, patience: int) -> dict:
+    """Probe the weights the model keeps: EarlyStopping (patience > 0) has restored the best
+    epoch's, which the last epoch's row does not show. Adds gtt["kept"]."""
+    best = _best_epoch(recorder.history)
+    epoch = best if patience > 0 and best else len(recorder.history)
+    norms = recorder.probe() if recorder.history else recorder.gtt["norms"][0]
+    horizon = _gates.memory_horizon(norms)
+    recorder.gtt["kept"] = {"epoch": epoch, "norms": norms, "memory_horizon": horizon}
+    return {"gates": recorder.gates() or {}, "memory_horizon": horizon}
 
 
 def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -159,6 +159,8 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
     else:
         metrics, frame = evaluation.evaluate(ds, preds)
     store.write_predictions(run_id, frame)
+    # With "kept": the probe of the weights the model keeps, taken after training ended.
+    store.write_json(run_id, "gradients_through_time.json", result.gradients_through_time)
     with store.atomic_path(store.model_path(run_id)) as tmp:
         training.save_model(result.model, tmp)
     eligible, reasons = models.cudnn_eligible(spec.model)
@@ -171,6 +173,9 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
             "train_seconds": result.train_seconds,
             "samples_per_second": result.samples_per_second,
             "best_epoch": result.best_epoch,
+            # Of the weights model.keras keeps (core/gates.py, docs/ARCHITECTURE.md):
+            "memory_horizon": result.memory_horizon,
+            "kept_gates": result.kept_gates,
             "epochs_run": result.epochs_run,
             "device": result.device.get("name"),
             "mixed_precision": result.device.get("mixed_precision", False),
