@@ -10,9 +10,7 @@ silently changed. Anything a user can get wrong raises DataError with what to do
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import tempfile
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -36,29 +34,7 @@ BUNDLED: dict[str, str] = {
     "GOOG": "goog.parquet",
 }
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
-_YAHOO_COLUMNS = {
-    "open": "open",
-    "high": "high",
-    "low": "low",
-    "close": "close",
-    "adjclose": "adj_close",
-    "volume": "volume",
-}
-# yf.download swallows per-ticker exceptions and logs them; these words in that log mean
-# "try again later", anything else with an empty frame means "no such ticker".
-_TRANSIENT_WORDS = (
-    "ratelimit",
-    "too many requests",
-    "timeout",
-    "timed out",
-    "connection",
-    "curl",
-    "network",
-    "resolve host",
-    "temporarily",
-    "ssl",
-)
-_sleep = time.sleep  # tests monkeypatch this so retries with backoff run instantly
+_sleep = time.sleep  # tests monkeypatch this so Yahoo retries with backoff run instantly
 
 
 def bundled_tickers() -> list[str]:
@@ -106,9 +82,9 @@ def load_prices(
     """Load daily prices; see the module docstring for the frame's shape and attrs.
 
     source "sample": a bundled ticker (case-insensitive). "yahoo": yfinance, cached on disk
-    for max_age_s; on failure `retries` tries with exponential backoff, then a stale cache or
-    the bundled copy, with a note. "csv": `csv` is a path, bytes or a binary file object and
-    `ticker` is only a label. start/end are inclusive dates applied to every source.
+    for max_age_s; on failure `retries` tries with exponential backoff, then a stale cache
+    with a note, else YahooUnreachable (no new try for YAHOO_QUIET_S after a failure).
+    "csv": `csv` is a path, bytes or a binary file object and `ticker` is only a label. start/end are inclusive dates applied to every source.
     """
     if not isinstance(ticker, str) or not TICKER_RE.match(ticker):
         raise DataError(
@@ -208,183 +184,11 @@ def _read_bundled(ticker: str) -> pd.DataFrame:
     return df
 
 
-# --- yahoo -------------------------------------------------------------------------------
-
-
-def yahoo_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """cache_dir, else $GRADLAB_YAHOO_CACHE, else <MODELS_CACHE or ./models_cache>/_yahoo."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    if os.environ.get("GRADLAB_YAHOO_CACHE"):
-        return Path(os.environ["GRADLAB_YAHOO_CACHE"])
-    return Path(os.environ.get("MODELS_CACHE") or "models_cache") / "_yahoo"
-
-
-def _cache_path(directory: Path, ticker: str) -> Path:
-    # The name is a hash: user text never becomes part of a path.
-    return directory / (hashlib.sha256(ticker.upper().encode()).hexdigest()[:32] + ".parquet")
-
-
-def _read_cache(path: Path) -> tuple[pd.DataFrame, float] | None:
-    """The cached frame and its age in seconds, or None when absent or unreadable."""
-    try:
-        age = time.time() - path.stat().st_mtime
-        df = pd.read_parquet(path, engine="pyarrow")
-    except Exception:  # a damaged cache is no worse than no cache: refetch
-        return None
-    if "close" not in df.columns or df.empty:
-        return None
-    return df, age
-
-
-def _write_cache(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, engine="pyarrow", index=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the file is data, not a secret
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _load_yahoo(ticker: str, cache_dir, max_age_s: float, retries: int, backoff_s: float):
-    symbol = ticker.upper()
-    path = _cache_path(yahoo_cache_dir(cache_dir), symbol)
-    cached = _read_cache(path)
-    if cached is not None and cached[1] <= max_age_s:
-        df = cached[0]
-        df.attrs = {"source": "yahoo-cache", "ticker": symbol, "notes": []}
-        return df
-    try:
-        df = _download_with_retries(symbol, max(1, int(retries)), backoff_s)
-    except _TransientError as exc:
-        return _fallback(symbol, cached, str(exc))
-    try:
-        _write_cache(df, path)
-    except OSError as exc:  # a read-only disk should not cost the user their prices
-        logging.getLogger(__name__).warning("could not cache %s: %s", symbol, exc)
-    df.attrs = {"source": "yahoo", "ticker": symbol, "notes": []}
-    return df
-
-
-class _TransientError(Exception):
-    """Yahoo could not be reached (rate limit, timeout, network): worth trying again later."""
-
-
-def _download_with_retries(symbol: str, tries: int, backoff_s: float) -> pd.DataFrame:
-    last = ""
-    for attempt in range(tries):
-        try:
-            return _download(symbol)
-        except _TransientError as exc:
-            last = str(exc)
-        if attempt < tries - 1:
-            _sleep(backoff_s * 2**attempt)
-    raise _TransientError(f"{last} after {tries} {'try' if tries == 1 else 'tries'}")
-
-
-class _LogCapture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def _download(symbol: str) -> pd.DataFrame:
-    """One yf.download of the full daily history (the cache is per ticker, not per range)."""
-    import yfinance as yf  # lazy: only the yahoo source pays for the import
-
-    logger, capture = logging.getLogger("yfinance"), _LogCapture()
-    logger.addHandler(capture)
-    try:
-        raw = yf.download(
-            symbol,
-            period="max",
-            interval="1d",
-            auto_adjust=True,
-            multi_level_index=False,
-            progress=False,
-            threads=False,
-        )
-    except Exception as exc:  # rate limit, timeout, DNS, anything from the network stack
-        raise _TransientError(f"{exc.__class__.__name__}: {exc}") from None
-    finally:
-        logger.removeHandler(capture)
-    df = _normalise_yahoo(raw, symbol)
-    if df.empty:
-        logged = " ".join(capture.messages)
-        low = logged.lower()
-        if any(word in low or word in low.replace(" ", "") for word in _TRANSIENT_WORDS):
-            raise _TransientError(logged[:200])
-        raise DataError(
-            f"Yahoo Finance has no prices for {symbol}: unknown or delisted? "
-            "check the symbol on finance.yahoo.com"
-        )
-    return df
-
-
-def _normalise_yahoo(raw: Any, symbol: str) -> pd.DataFrame:
-    if not isinstance(raw, pd.DataFrame) or raw.empty:
-        return pd.DataFrame(columns=["close"], index=pd.DatetimeIndex([], name="date"))
-    df = raw
-    if isinstance(df.columns, pd.MultiIndex):
-        df = _flatten(df, symbol)
-    names = {c: _YAHOO_COLUMNS.get(_key(c)) for c in df.columns}
-    df = df.rename(columns={c: n for c, n in names.items() if n})
-    df = df.loc[:, ~df.columns.duplicated()]
-    if "close" not in df.columns:
-        return pd.DataFrame(columns=["close"], index=pd.DatetimeIndex([], name="date"))
-    df = _standardise(df.apply(pd.to_numeric, errors="coerce"))
-    prices = [c for c in ("open", "high", "low", "close", "adj_close") if c in df.columns]
-    ok = (df[prices] > 0).all(axis=1) & np.isfinite(df.to_numpy()).all(axis=1)
-    return df.loc[ok]
-
-
-def _flatten(df: pd.DataFrame, symbol: str) -> pd.DataFrame:
-    """Keep the level holding price names ('Close', ...) and this ticker's slice of the other."""
-    for level in range(df.columns.nlevels):
-        values = df.columns.get_level_values(level)
-        if any(_key(v) in _YAHOO_COLUMNS for v in values):
-            other = [lv for lv in range(df.columns.nlevels) if lv != level]
-            for lv in other:
-                tickers = df.columns.get_level_values(lv)
-                if symbol in set(tickers):
-                    df = df.xs(symbol, axis=1, level=lv)
-                    break
-            if isinstance(df.columns, pd.MultiIndex):
-                df = df.copy()
-                df.columns = df.columns.get_level_values(level)
-            return df
-    df = df.copy()
-    df.columns = df.columns.get_level_values(0)
-    return df
-
-
-def _key(name: Any) -> str:
-    return "".join(ch for ch in str(name).lower() if ch.isalnum())
-
-
-def _fallback(symbol: str, cached, reason: str) -> pd.DataFrame:
-    problem = f"Yahoo Finance could not be reached ({reason})"
-    if cached is not None:
-        df, age = cached
-        df.attrs = {
-            "source": "yahoo-stale",
-            "ticker": symbol,
-            "notes": [f"{problem}; using the cached copy from {age / 86400:.1f} days ago."],
-        }
-        return df
-    bundled = [t for t in BUNDLED if t.upper() == symbol]
-    if bundled:
-        df = _read_bundled(bundled[0])
-        span = f"{df.index[0].date()} to {df.index[-1].date()}"
-        df.attrs["notes"] = [f"{problem}; using the bundled {bundled[0]} prices ({span}) instead."]
-        return df
-    raise DataError(
-        f"{problem} and there is no cached copy of {symbol}: try again in a few minutes"
-    )
+# The Yahoo half lives in core.data_yahoo; imported last (it reads BUNDLED and _standardise
+# from here) and re-exported, so callers keep using core.data.
+from core.data_yahoo import YAHOO_QUIET_S as YAHOO_QUIET_S  # noqa: E402
+from core.data_yahoo import YahooUnreachable as YahooUnreachable  # noqa: E402
+from core.data_yahoo import _cache_path as _cache_path  # noqa: E402
+from core.data_yahoo import _load_yahoo  # noqa: E402
+from core.data_yahoo import _write_cache as _write_cache  # noqa: E402
+from core.data_yahoo import yahoo_cache_dir as yahoo_cache_dir  # noqa: E402

@@ -8,7 +8,6 @@ cell and seed. Results show seed spread, the naive baseline and a Diebold-Marian
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 
@@ -22,7 +21,6 @@ from core.errors import UserError
 from pages.sources import data_source  # the same data sources as Train
 from pages.ui import cell_name, get_store, show_error
 
-COMPARE_FROM = dt.date(2010, 1, 1)  # a bundled range opens here: many fits, so less data
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
 ACTIVE = ("queued", "running")
 METRICS = {
@@ -36,7 +34,7 @@ METRICS = {
 def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame] | None:
     """The prices (the same sources as Train), then one form for the shared settings and
     which cells and how many seeds; None while a CSV upload is awaited."""
-    chosen = data_source("compare", first=COMPARE_FROM)
+    chosen = data_source("compare")  # opens on sources.DEFAULT_FROM, as Train
     if chosen is None:
         return None
     prices, source_fields = chosen

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -20,6 +22,8 @@ from core.data_csv import MAX_CSV_BYTES  # one limit: core, the pages and the se
 from core.errors import DataError
 
 SOURCES = {"Bundled sample": "sample", "Yahoo Finance": "yahoo", "CSV upload": "csv"}
+# Where a bundled or uploaded range opens on Train and Compare alike, so their runs compare.
+DEFAULT_FROM = dt.date(2010, 1, 1)
 YAHOO_FROM = dt.date(2015, 1, 1)  # a Yahoo ticker's default range: ten years or so to today
 
 
@@ -64,7 +68,11 @@ def _csv_source(prefix: str, first: dt.date | None) -> tuple[pd.DataFrame, dict]
     upload = st.file_uploader(
         "CSV with a date and a close column", type=["csv"], key=f"{prefix}_csv"
     )
-    label = st.text_input("Label for this series", value="CSV", key=f"{prefix}_csv_label")
+    label_key = f"{prefix}_csv_label"
+    if upload is not None and st.session_state.get(f"{prefix}_csv_named") != upload.name:
+        st.session_state[label_key] = csv_label(upload.name)  # a new file names its runs
+        st.session_state[f"{prefix}_csv_named"] = upload.name
+    label = st.text_input("Label for this series (names its runs)", value="CSV", key=label_key)
     if upload is None:
         st.info("Upload a CSV (columns: date, close; open/high/low/volume optional) to go on.")
         return None
@@ -79,7 +87,41 @@ def _csv_source(prefix: str, first: dt.date | None) -> tuple[pd.DataFrame, dict]
     return prices, dict(source="csv", ticker=label.strip(), csv_sha256=sha, start=start, end=end)
 
 
-def _yahoo_source(prefix: str) -> tuple[pd.DataFrame, dict]:
+def csv_label(file_name: str) -> str:
+    """A run label from an uploaded file's name: 'my_prices.csv' -> 'my-prices' (a ticker's
+    characters, at most 20, as DataSpec accepts), 'CSV' when nothing is left."""
+    stem = re.sub(r"[^A-Za-z0-9^.=\-]+", "-", Path(file_name).stem).strip("-.")[:20]
+    return stem if re.search(r"[A-Za-z0-9]", stem) else "CSV"
+
+
+def _switch_source(prefix: str, choice: str, ticker: str | None = None) -> None:
+    """A button's callback: switch the source radio (and the bundled ticker) before rerun."""
+    st.session_state[f"{prefix}_source"] = choice
+    if ticker:
+        st.session_state[f"{prefix}_sample_ticker"] = ticker
+
+
+def _yahoo_unreachable(prefix: str, exc: data.YahooUnreachable) -> None:
+    """One plain line, then the two ways on as buttons: the bundled copy is the user's
+    explicit choice (the run then says source 'sample'), never swapped in silently."""
+    st.error(str(exc))
+    sample = exc.bundled or data.bundled_tickers()[0]
+    left, right = st.columns(2)
+    left.button(
+        f"Use the bundled {sample} sample",
+        on_click=_switch_source,
+        args=(prefix, "Bundled sample", sample),
+        key=f"{prefix}_yahoo_to_sample",
+    )
+    right.button(
+        "Upload a CSV",
+        on_click=_switch_source,
+        args=(prefix, "CSV upload"),
+        key=f"{prefix}_yahoo_to_csv",
+    )
+
+
+def _yahoo_source(prefix: str) -> tuple[pd.DataFrame, dict] | None:
     ticker = st.text_input("Yahoo Finance ticker", value="AAPL", key=f"{prefix}_yahoo_ticker")
     ticker = ticker.strip()
     today = dt.date.today()
@@ -87,13 +129,19 @@ def _yahoo_source(prefix: str) -> tuple[pd.DataFrame, dict]:
         f"{prefix}_dates_yahoo", dt.date(1970, 1, 1), today, (YAHOO_FROM, today)
     )
     DataSpec(source="yahoo", ticker=ticker).validate()  # a bad symbol: say so before fetching
-    prices = yahoo_prices(ticker, start.isoformat(), end.isoformat())
+    try:
+        prices = yahoo_prices(ticker, start.isoformat(), end.isoformat())
+    except data.YahooUnreachable as exc:  # core remembers the outage: no retry per rerun
+        _yahoo_unreachable(prefix, exc)
+        return None
     return prices, dict(source="yahoo", ticker=ticker, start=start.isoformat(), end=end.isoformat())
 
 
-def data_source(prefix: str, first: dt.date | None = None) -> tuple[pd.DataFrame, dict] | None:
+def data_source(
+    prefix: str, first: dt.date | None = DEFAULT_FROM
+) -> tuple[pd.DataFrame, dict] | None:
     """The chosen prices and the DataSpec fields that name them (source, ticker, range), or
-    None while a CSV upload is awaited (an info box says so). Widget keys are
+    None while a CSV upload is awaited or Yahoo cannot be reached (the page says so). Widget keys are
     ``{prefix}_source``, ``{prefix}_sample_ticker``, ``{prefix}_dates_sample`` and so on;
     ``first``: the day a bundled or uploaded range opens at. Raises UserError on bad input."""
     choice = st.radio("Data source", list(SOURCES), horizontal=True, key=f"{prefix}_source")

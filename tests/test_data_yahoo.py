@@ -133,11 +133,7 @@ def test_empty_frame_names_the_ticker_and_is_not_retried(monkeypatch, tmp_path, 
 
 def test_rate_limit_retries_with_exponential_backoff_then_fails(monkeypatch, tmp_path, sleeps):
     fake = patch(monkeypatch, YFRateLimitError())
-    with pytest.raises(
-        DataError,
-        match=r"could not be reached \(YFRateLimitError.*after 3 tries\)"
-        r" and there is no cached copy of TSLA",
-    ):
+    with pytest.raises(data.YahooUnreachable, match=r"^Yahoo Finance is refusing requests"):
         load_prices("yahoo", "TSLA", cache_dir=tmp_path, backoff_s=0.5)
     assert len(fake.calls) == 3
     assert sleeps == [0.5, 1.0]
@@ -164,19 +160,49 @@ def test_timeout_falls_back_to_stale_cache_with_a_note(monkeypatch, tmp_path, sl
     assert len(fake.calls) == 2 and sleeps == [1.0]
     assert df.attrs["source"] == "yahoo-stale"
     (note,) = df.attrs["notes"]
-    assert "TimeoutError: read timed out after 2 tries" in note
+    assert note.startswith("Yahoo Finance cannot be reached from this machine")
     assert "cached copy from 3.0 days ago" in note
     pd.testing.assert_frame_equal(df, fresh, check_freq=False)
 
 
-def test_bundled_ticker_falls_back_to_bundled_data(monkeypatch, tmp_path, sleeps):
-    patch(monkeypatch, ConnectionError("could not resolve host"))
-    df = load_prices("yahoo", "aapl", cache_dir=tmp_path, start="2010-01-04", end="2010-01-08")
-    assert df.attrs["source"] == "sample" and df.attrs["ticker"] == "AAPL"
-    assert len(df) == 5
-    assert (
-        "using the bundled AAPL prices (2000-03-01 to 2013-03-01) instead" in df.attrs["notes"][0]
-    )
+def test_offline_is_one_plain_line_and_never_a_silent_bundled_copy(monkeypatch, tmp_path, sleeps):
+    fake = patch(monkeypatch, ConnectionError("curl: (6) Could not resolve host: query2"))
+    with pytest.raises(data.YahooUnreachable) as caught:
+        load_prices("yahoo", "aapl", cache_dir=tmp_path, start="2010-01-04", end="2010-01-08")
+    message = str(caught.value)
+    assert message == (
+        "Yahoo Finance cannot be reached from this machine: use the bundled sample data or "
+        "upload a CSV instead."
+    )  # no library internals, no "try again in a few minutes"
+    assert caught.value.bundled == "AAPL" and len(fake.calls) == 3
+
+
+def test_an_outage_is_remembered_so_reruns_do_not_retry(monkeypatch, tmp_path, sleeps):
+    fake = patch(monkeypatch, TimeoutError("read timed out"))
+    for _ in range(3):  # a page's reruns in Yahoo mode
+        with pytest.raises(data.YahooUnreachable):
+            load_prices("yahoo", "TSLA", cache_dir=tmp_path)
+    assert len(fake.calls) == 3  # the first request's three tries, then none
+    marker = tmp_path / ".unreachable"
+    old = time.time() - data.YAHOO_QUIET_S - 1
+    os.utime(marker, (old, old))  # the quiet period is over: Yahoo is asked again
+    patch(monkeypatch, yahoo_frame())
+    assert load_prices("yahoo", "TSLA", cache_dir=tmp_path).attrs["source"] == "yahoo"
+
+
+def test_yfinance_warnings_and_log_lines_do_not_reach_stderr(monkeypatch, tmp_path, capfd):
+    import warnings
+
+    def noisy():
+        warnings.warn("inplace is deprecated", FutureWarning, stacklevel=1)
+        logging.getLogger("yfinance").error("1 Failed download: curl: (6) Could not resolve")
+        return pd.DataFrame()
+
+    patch(monkeypatch, noisy)
+    with pytest.raises(data.YahooUnreachable):
+        load_prices("yahoo", "TSLA", cache_dir=tmp_path, retries=1)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
 
 
 def test_fresh_cache_never_touches_the_network(monkeypatch, tmp_path, sleeps):

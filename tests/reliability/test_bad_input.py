@@ -261,15 +261,15 @@ YAHOO_ERRORS = {
     "None answer": (lambda *a, **k: None, "ZZZZ", "no prices for ZZZZ"),
     "missing Close": (lambda *a, **k: _frame(columns=("Open", "Volume")), "ZZZZ", "no prices"),
     "all NaN closes": (lambda *a, **k: _frame() * np.nan, "ZZZZ", "no prices"),
-    "rate limit": (_rate_limited, "ZZZZ", "could not be reached.*try again"),
-    "timeout": (_raise(TimeoutError("read timed out")), "ZZZZ", "could not be reached"),
-    "connection refused": (_raise(ConnectionError("refused")), "ZZZZ", "could not be reached"),
+    "rate limit": (_rate_limited, "ZZZZ", "refusing requests.*bundled sample.*CSV"),
+    "timeout": (_raise(TimeoutError("read timed out")), "ZZZZ", "cannot be reached.*CSV"),
+    "connection refused": (_raise(ConnectionError("refused")), "ZZZZ", "cannot be reached"),
+    # a bundled ticker is never swapped in silently: the page offers it as a choice
+    "timeout, bundled ticker": (_raise(TimeoutError("t")), "MSFT", "cannot be reached"),
 }
 YAHOO_ACCEPTED = {
     "MultiIndex columns": (_multiindex, "ZZZZ", "yahoo", None),
     "tz-aware index": (lambda *a, **k: _frame(tz="America/New_York"), "ZZZZ", "yahoo", None),
-    "rate limit, bundled ticker": (_rate_limited, "AAPL", "sample", "could not be reached"),
-    "timeout, bundled ticker": (_raise(TimeoutError("t")), "MSFT", "sample", "bundled"),
 }
 
 
