@@ -71,6 +71,7 @@ def build_parser() -> Parser:
     _spec_flags(compare)
     compare.add_argument("--cells", default="lstm,gru", help="comma list, e.g. lstm,gru,rnn")
     compare.add_argument("--seeds", type=int, default=3, help="seeds per cell (from --seed)")
+    compare.add_argument("--preset", default=None, help="memory: SimpleRNN/LSTM/GRU, 40-step task")
     runs = sub.add_parser("runs", help="list, show or remove stored runs")
     runs.add_argument("action", choices=("list", "show", "rm"))
     runs.add_argument("run_id", nargs="?", default=None)
@@ -206,6 +207,7 @@ def run_result(store: RunStore, rid: str, cached: bool) -> dict[str, Any]:
     for key in ("epochs_run", "train_seconds", "samples_per_second", "device", "params"):
         out[key] = summary.get(key)
     out.update(error=st.get("error"), run_dir=str(store.run_dir(rid)))
+    out.update(cli_memory.run_words(store, rid, summary))  # memory_horizon, words
     return out
 
 
@@ -217,6 +219,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     lines = [f"run {rid} ({out['cell']}): {out['state']}{' (cached)' if cached else ''}"]
     lines += [f"  {k}: {_fmt(v)}" for k, v in out["metrics"].items()]
     lines += [f"  {k}: {_fmt(out[k])}" for k in ("epochs_run", "train_seconds", "device")]
+    lines += [f"  memory_horizon: {_fmt(out['memory_horizon'])}"] + [
+        f"  - {w}" for w in out["words"]
+    ]
     if out["error"]:
         lines.append(f"  error: {out['error']}")
     _emit(out, lines + [f"  run_dir: {out['run_dir']}"], args.json)
@@ -284,6 +289,8 @@ CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.preset is not None:
+        return cli_memory.run_preset(args, train_one, _emit, _stderr)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     if len(cells) < 2 or len(set(cells)) != len(cells):
         raise UserError(

@@ -33,3 +33,33 @@ def task_changes(args: argparse.Namespace, source: str) -> dict[str, Any]:
         changes["lookback"] = changes.get("lag", 40) + 10
     changes["ticker"] = changes["task"]  # the label lists show; no price symbol is involved
     return changes
+
+
+def run_preset(args: argparse.Namespace, train_one: Any, emit: Any, log: Any) -> int:
+    """compare --preset memory: the preset's fixed settings; --seeds (default 3) and --json."""
+    from core import memory_preset
+    from core.runs import RunStore
+
+    if args.preset != "memory":
+        raise UserError(f"unknown preset {args.preset!r}: the one preset is 'memory'")
+    if not 1 <= args.seeds <= 10:
+        raise UserError(f"--seeds must be between 1 and 10 for the preset, got {args.seeds}")
+    store = RunStore()
+    rep = memory_preset.run(
+        store, lambda s, spec: train_one(s, spec, None, log)[0], seeds=args.seeds, log=log
+    )
+    emit(rep, memory_preset.lines(rep), args.json)
+    return 0 if all(c["done"] == c["seeds"] for c in rep["cells"].values()) else 1
+
+
+def run_words(store: Any, rid: str, summary: dict) -> dict[str, Any]:
+    """The memory horizon and the run's words (core.insight), as Results shows them."""
+    from core import insight
+
+    try:
+        record = store.read_json(rid, "spec.json") or {}
+        gtt = store.gradients_through_time(rid)
+    except ValueError:  # a hand-edited file: the numbers are shown, the words are not
+        return {"memory_horizon": summary.get("memory_horizon"), "words": []}
+    words = insight.run_sentences(record.get("spec") or {}, summary, gtt) if summary else []
+    return {"memory_horizon": summary.get("memory_horizon"), "words": words}

@@ -67,6 +67,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     gradients_through_time: dict = field(default_factory=dict)  # as sent, plus "kept"
     kept_gates: dict = field(default_factory=dict)  # core.gates.measure of the kept weights
+    initial_gates: dict = field(default_factory=dict)  # the same before the first update
     memory_horizon: int | None = None  # of the kept weights' gradients through time
 
 
@@ -224,6 +225,7 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         sink.on_probe(probe_x, probe_y)
     recorder = EpochRecorder(make_gtt_probe(model, probe_x, probe_y), lookback, sink, probe_x)
     recorder.probe_now(0)
+    initial_gates = _gates.measure(model, probe_x)  # the callback has no model before fit
     callbacks: list = [recorder]
     if t.patience > 0:
         callbacks.append(
@@ -260,6 +262,7 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         history=recorder.history,
         gradients_through_time=recorder.gtt,
         kept_gates=kept["gates"],
+        initial_gates=initial_gates,
         memory_horizon=kept["memory_horizon"],
     )
 

@@ -176,6 +176,7 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
             # Of the weights model.keras keeps (core/gates.py, docs/ARCHITECTURE.md):
             "memory_horizon": result.memory_horizon,
             "kept_gates": result.kept_gates,
+            "initial_gates": result.initial_gates,
             "epochs_run": result.epochs_run,
             "device": result.device.get("name"),
             "mixed_precision": result.device.get("mixed_precision", False),

@@ -20,6 +20,7 @@ from core import evaluation, plots
 from core.config import check_run_id
 from core.errors import UserError
 from core.runs import RunStore
+from pages import words
 from pages.ui import (
     cell_badge,
     cell_color,
@@ -336,7 +337,9 @@ def headline(data: dict, status: dict, figs: dict[str, Any]) -> None:
     summary = data.get("summary") or {}
     metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
     st.subheader("Predictions")
-    if metrics:
+    if metrics.get("baseline") == "training mean":  # a memory task: no prices, no naive day
+        task_cards(metrics, summary)
+    elif metrics:
         metrics = evaluation.with_verdicts(metrics, data.get("pred"))  # old runs: on the fly
         metric_cards(metrics)
         lag_words(metrics)
@@ -392,11 +395,33 @@ def run_facts(status: dict, data: dict) -> None:
     st.caption(plain(" · ".join(facts)))
 
 
+def task_cards(m: dict, summary: dict) -> None:
+    """A memory task's cards: error against the training-mean baseline, skill, horizon."""
+    cols = st.columns(3)
+    base = m.get("baseline_mse")
+    cols[0].metric(
+        "MSE",
+        _fmt(m.get("mse"), "{:.4f}"),
+        delta=_fmt(base, "baseline {:.4f}"),
+        delta_color="gray",
+        delta_arrow="off",
+        help="Mean squared error on the test samples; the baseline predicts the training mean.",
+    )
+    cols[1].metric(
+        "Skill vs training mean",
+        _fmt(m.get("skill"), "{:+.3f}"),
+        help="1 − MSE_model / MSE_baseline on the test samples; the baseline predicts the "
+        "training targets' mean. 1 = perfect recall, 0 = no better than the mean.",
+    )
+    cols[2].metric("Test samples", _fmt(m.get("n"), "{:,}"))
+
+
 def render(rid: str, status: dict, data: dict, figs: dict[str, Any]) -> None:
     cell_badge(run_cell(data))
     run_facts(status, data)
     _state_banner(status, data)
     headline(data, status, figs)
+    words.run_words(data.get("record"), data.get("summary"), data.get("gtt"))
     st.subheader("Training")
     training_charts(data.get("metrics") or [], figs)
     st.subheader("Gradients and details")
