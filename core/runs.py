@@ -19,6 +19,7 @@ import platform
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,15 +30,21 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from core import store_gc
+from core import store_gc, store_rows
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
-from core.errors import DataError, UserError
+from core.errors import DataError
 from core.procs import process_alive, process_identity
+from core.store_rows import (
+    ACTIVE,
+    clean_gtt,
+    clean_metric_row,
+    clean_status,
+    clean_summary,
+    spec_of,
+)
 
 TMP_PREFIX = ".tmp-"  # every temp file starts with this; clean_tmp() sweeps orphans
-ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "cancelled", "diverged")
 # Artifacts whose sha256 summary.json records: a corrupted one means "not a cache hit".
 CHECKED = (
     "spec.json",
@@ -47,13 +54,10 @@ CHECKED = (
     "predictions.parquet",
     "model.keras",
 )
+PREDICTION_COLUMNS = ("date", "split", "actual_price", "predicted_price", "naive_price")
 INTERRUPTED = "interrupted: the worker process ended without finishing"
 # A queued run whose submitter has not yet recorded the worker pid; after this it is stale.
 PID_GRACE_S = 60.0
-# Columns of list_runs(); every row has all of them (None where unknown).
-ROW_KEYS = ("run_id", "ticker", "source", "cell", "layers", "units", "lookback", "epochs")
-ROW_KEYS += ("seed", "lr", "state", "error", "rmse", "skill", "created", "duration")
-ROW_KEYS += ("size_bytes", "damaged", "skill_p")  # skill_p: DM p-value against naive
 
 
 def now_iso() -> str:
@@ -110,11 +114,14 @@ class RunStore:
         self._write_bytes(self.run_dir(run_id) / name, text.encode())
 
     def read_json(self, run_id: str, name: str) -> Any:
-        """The parsed file, or None if it is missing. Bad JSON raises ValueError."""
+        """The parsed file, or None if it is missing. Bad JSON or an unreadable file (no
+        permission, a folder in its place) raises ValueError: callers handle one exception."""
         try:
             return json.loads((self.run_dir(run_id) / name).read_text())
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise ValueError(f"{name} cannot be read ({exc.strerror})") from None
 
     # ---- prices ------------------------------------------------------------------------
 
@@ -177,7 +184,24 @@ class RunStore:
         return rid
 
     def spec(self, run_id: str) -> RunSpec:
-        return RunSpec.from_dict(self.read_json(run_id, "spec.json")["spec"])
+        """The run's settings; a damaged spec.json is a UserError saying what to do."""
+        try:
+            record = self.read_json(run_id, "spec.json")
+        except ValueError:
+            record = None
+        return spec_of(record, run_id)
+
+    def record(self, run_id: str) -> dict[str, Any]:
+        """spec.json with its spec checked and versions a dict; damaged: a UserError."""
+        try:
+            raw = self.read_json(run_id, "spec.json")
+        except ValueError:
+            raw = None
+        spec = spec_of(raw, run_id)
+        record = {**raw, "spec": spec.to_dict()}
+        if not isinstance(record.get("versions"), dict):
+            record["versions"] = {}
+        return record
 
     def write_status(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Merge fields into status.json; a per-run lock keeps writers from losing updates."""
@@ -195,13 +219,12 @@ class RunStore:
     def status(self, run_id: str) -> dict[str, Any]:
         """status.json, with a queued/running run whose process is gone read as failed."""
         try:
-            st = self.read_json(run_id, "status.json")
+            st = clean_status(self.read_json(run_id, "status.json"))
         except ValueError:
-            st = None
-        if not isinstance(st, dict) or not isinstance(st.get("state"), str):
-            return {"state": "failed", "error": "damaged: status.json is missing or unreadable"}
+            st = clean_status(None)
         if st.get("state") in ACTIVE and not self._alive(st):
-            st = {**st, "state": "failed", "error": INTERRUPTED}
+            damaged = str(st.get("error")).startswith("damaged")
+            st = {**st, "state": "failed", "error": st["error"] if damaged else INTERRUPTED}
         return st
 
     def _alive(self, st: dict[str, Any]) -> bool:
@@ -227,15 +250,17 @@ class RunStore:
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         path = self.run_dir(run_id) / "metrics.jsonl"
-        if not path.exists():
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:  # missing, or unreadable: no epochs to show
             return []
         rows = []
-        for text in path.read_text(errors="replace").splitlines():
+        for line in text.splitlines():
             try:
-                row = json.loads(text)
+                row = clean_metric_row(json.loads(line))
             except ValueError:
                 continue  # truncated line from a killed writer
-            if isinstance(row, dict):
+            if row is not None:
                 rows.append(row)
         return rows
 
@@ -246,13 +271,22 @@ class RunStore:
 
     def probe(self, run_id: str) -> dict[str, np.ndarray] | None:
         path = self.run_dir(run_id) / "probe.npz"
-        if not path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # missing or not an npz
             return None
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
 
     def gradients_through_time(self, run_id: str) -> dict[str, Any] | None:
-        return self.read_json(run_id, "gradients_through_time.json")
+        """The per-lag gradient norms; missing: None; damaged or the wrong shape: DataError."""
+        try:
+            raw = self.read_json(run_id, "gradients_through_time.json")
+        except ValueError:
+            raw = False  # unreadable: reported below like a wrong shape
+        gtt = clean_gtt(raw)
+        if gtt is None and raw is not None:
+            raise _damaged(run_id, "gradients_through_time.json")
+        return gtt
 
     def write_predictions(self, run_id: str, frame: pd.DataFrame) -> None:
         with self.atomic_path(self.run_dir(run_id) / "predictions.parquet") as tmp:
@@ -262,7 +296,15 @@ class RunStore:
         import pandas as pd  # lazy: 0.4-1.3 s that listing runs and the queue never need
 
         path = self.run_dir(run_id) / "predictions.parquet"
-        return pd.read_parquet(path) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            frame = pd.read_parquet(path)
+        except Exception:  # unreadable or not parquet (pyarrow raises its own types)
+            raise _damaged(run_id, "predictions.parquet") from None
+        if not set(PREDICTION_COLUMNS) <= set(frame.columns):
+            raise _damaged(run_id, "predictions.parquet")
+        return frame
 
     def model_path(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "model.keras"
@@ -279,10 +321,9 @@ class RunStore:
 
     def summary(self, run_id: str) -> dict[str, Any] | None:
         try:
-            s = self.read_json(run_id, "summary.json")
+            return clean_summary(self.read_json(run_id, "summary.json"))
         except ValueError:
             return None
-        return s if isinstance(s, dict) else None
 
     def is_complete(self, run_id: str, *, memo: bool = False) -> bool:
         """A cache hit: summary present, status done, every recorded checksum still matching.
@@ -297,10 +338,13 @@ class RunStore:
         checksums = summary.get("checksums")
         if not isinstance(checksums, dict) or "model.keras" not in checksums:
             return False
-        return all(
-            name in CHECKED and matches(d / name, digest, memo=memo)
-            for name, digest in checksums.items()
-        )
+        try:
+            return all(
+                name in CHECKED and isinstance(digest, str) and matches(d / name, digest, memo=memo)
+                for name, digest in checksums.items()
+            )
+        except OSError:  # an artifact replaced by a folder, or unreadable: not a cache hit
+            return False
 
     def touch(self, run_id: str) -> None:
         """Mark a run as used now: eviction removes the least recently used first."""
@@ -318,27 +362,7 @@ class RunStore:
         return sorted(rows, key=lambda r: r["created"] or "", reverse=True)
 
     def _row(self, rid: str) -> dict[str, Any]:
-        d = self.root / rid
-        row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
-        row.update(run_id=rid, damaged=False, size_bytes=_dir_size(d))
-        try:
-            record = self.read_json(rid, "spec.json")
-            spec = RunSpec.from_dict(record["spec"])
-            row.update(_spec_columns(spec), created=record.get("created"))
-        except (ValueError, TypeError, KeyError, UserError):
-            row["damaged"] = True
-        st = self.status(rid)
-        row["state"] = st.get("state")
-        row["error"] = st.get("error")
-        if row["state"] == "done":
-            summary = self.summary(rid)
-            if summary is None or not self.is_complete(rid, memo=True):
-                row["damaged"] = True
-            else:
-                row.update(_summary_columns(summary))
-        if row["state"] not in ACTIVE + FINISHED or str(row["error"]).startswith("damaged"):
-            row["damaged"] = True
-        return row
+        return store_rows.row(self, rid)
 
     def delete(self, run_id: str) -> None:
         """Remove a finished run under its lock (core.store_gc)."""
@@ -360,28 +384,8 @@ budget_from_env = store_gc.budget_from_env
 _dir_size = store_gc.dir_size
 
 
-def _spec_columns(spec: RunSpec) -> dict[str, Any]:
-    return {
-        "ticker": spec.data.ticker,
-        "source": spec.data.source,
-        "cell": spec.model.cell,
-        "layers": spec.model.layers,
-        "units": spec.model.units,
-        "lookback": spec.data.lookback,
-        "epochs": spec.train.epochs,
-        "seed": spec.train.seed,
-        "lr": spec.train.learning_rate,
-    }
-
-
-def _summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
-    metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
-    return {
-        "rmse": metrics.get("rmse"),
-        "skill": metrics.get("skill"),
-        "skill_p": (metrics.get("dm_vs_naive") or {}).get("p_value"),
-        "duration": summary.get("train_seconds"),
-    }
+def _damaged(run_id: str, name: str) -> DataError:
+    return DataError(f"{name} of run {run_id} is damaged: delete the run and train it again")
 
 
 def _json_default(obj: Any) -> Any:

@@ -65,7 +65,7 @@ def load_run(root: str, run_id: str, stamp: float) -> dict[str, Any]:
     store = RunStore(root)
     problems: list[str] = []
     return {
-        "record": _read(problems, "spec.json", store.read_json, run_id, "spec.json"),
+        "record": _read(problems, "spec.json", store.record, run_id),
         "metrics": _read(problems, "metrics.jsonl", store.metrics, run_id) or [],
         "gtt": _read(problems, "gradients_through_time.json", store.gradients_through_time, run_id),
         "pred": _read(problems, "predictions.parquet", store.predictions, run_id),
