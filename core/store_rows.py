@@ -149,9 +149,7 @@ def spec_of(record: Any, run_id: str) -> RunSpec:
     """The RunSpec in a spec.json record; a damaged one is a UserError that says what to do."""
     try:
         return RunSpec.from_dict(record["spec"])
-    except UserError:
-        raise
-    except Exception:  # any wrong shape: a list, a number, a missing section
+    except Exception:  # any wrong shape: a list, a number, a missing section, a bad setting
         raise UserError(
             f"run {run_id} is damaged (spec.json is unreadable): delete it and train it again"
         ) from None
