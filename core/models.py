@@ -21,6 +21,19 @@ _CELL_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 GATES = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h"), "rnn": ("h",)}
 
 
+def param_count(m: ModelSpec, n_features: int) -> int:
+    """What build_model(m, ..., n_features).count_params() returns, without Keras: the gate
+    blocks of each recurrent layer (kernel, recurrent kernel, bias; Keras' GRU keeps two bias
+    rows, reset_after=True) plus the Dense(1) head. Dropout has no weights."""
+    gates = len(GATES[m.cell])
+    total, inputs = 0, n_features
+    for _ in range(m.layers):
+        biases = 2 if m.cell == "gru" else 1
+        total += gates * m.units * (inputs + m.units + biases)
+        inputs = m.units
+    return total + m.units + 1
+
+
 def cudnn_eligible(m: ModelSpec) -> tuple[bool, list[str]]:
     """Whether Keras can run this spec on the fused cuDNN kernel, and if not, why.
 

@@ -72,13 +72,19 @@ def test_tiny_run_exits_zero_with_json_last_line(store_root):
         env=env,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=540,  # a hang guard for a saturated box, not a speed target
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["overhead_ratio"] > 0
-    assert result["samples_per_s"]["lstm"] > 0
-    assert result["achieved"]["lstm"]["fraction_of_peak"] > 0
+    # Ours and plain Keras run the same network in lockstep: their ratio is near 1 on any
+    # machine (figures: docs/BENCHMARKS.md); a factor 3 either way means one arm is broken.
+    assert 1 / 3 < result["overhead_ratio"] < 3, result["overhead_ratio"]
+    sps, achieved = result["samples_per_s"]["lstm"], result["achieved"]["lstm"]
+    assert sps > 0
+    # The achieved GFLOP/s is this run's throughput times the model's FLOPs, under the peak.
+    flops = achieved["train_mflop_per_sample"] * 1e6
+    assert achieved["gflops"] == pytest.approx(sps * flops / 1e9, rel=0.01, abs=0.01)
+    assert 0 < achieved["fraction_of_peak"] <= 1
     assert result["peer"]["status"] == "skipped"
 
 

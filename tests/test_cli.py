@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,39 +35,83 @@ def garbage_csv(tmp_path):
     return str(path)
 
 
-BAD = {
-    "unknown cell": ["train", *TINY, "--cell", "lstn"],
-    "epochs 0": ["train", *_tiny_with("--epochs", "0")],
-    "epochs not a number": ["train", *_tiny_with("--epochs", "ten")],
-    "lookback 1": ["train", *_tiny_with("--lookback", "1")],
-    "lookback longer than data": ["train", *_tiny_with("--lookback", "500")],
-    "units 0": ["train", *_tiny_with("--units", "0")],
-    "units too many": ["train", *_tiny_with("--units", "100000")],
-    "layers 9": ["train", *TINY, "--layers", "9"],
-    "batch 0": ["train", *TINY, "--batch-size", "0"],
-    "lr 0": ["train", *TINY, "--lr", "0"],
-    "lr negative": ["train", *TINY, "--lr", "-0.1"],
-    "dropout 1.0": ["train", *TINY, "--dropout", "1.0"],
-    "missing csv": ["train", *TINY, "--csv", "/nonexistent/prices.csv"],
-    "ticker path": ["train", *TINY, "--ticker", "../etc"],
-    "unknown ticker": ["train", *TINY, "--ticker", "NOPE"],
-    "start after end": ["train", *_tiny_with("--start", "2017-01-01")],
-    "unknown command": ["fly"],
-    "compare one cell": ["compare", *TINY, "--cells", "lstm"],
-    "compare bad cell": ["compare", *TINY, "--cells", "lstm,xyz"],
-    "runs show bad id": ["runs", "show", "../etc"],
-    "runs rm unknown": ["runs", "rm", "0123456789abcdef"],
-    "data missing csv": ["data", "--csv", "/nonexistent/prices.csv"],
+BAD = {  # name: (argv, what the one-line error must say)
+    "unknown cell": (
+        ["train", *TINY, "--cell", "lstn"],
+        "cell must be one of 'lstm', 'gru', 'rnn'",
+    ),
+    "epochs 0": (["train", *_tiny_with("--epochs", "0")], "epochs must be between 1 and 1000"),
+    "epochs not a number": (
+        ["train", *_tiny_with("--epochs", "ten")],
+        "argument --epochs: invalid int value",
+    ),
+    "lookback 1": (
+        ["train", *_tiny_with("--lookback", "1")],
+        "lookback must be between 2 and 1000",
+    ),
+    "lookback longer than data": (
+        ["train", *_tiny_with("--lookback", "500")],
+        "lookback 500 needs at least 571 price rows",
+    ),
+    "units 0": (["train", *_tiny_with("--units", "0")], "units must be between 1 and 512"),
+    "units too many": (
+        ["train", *_tiny_with("--units", "100000")],
+        "units must be between 1 and 512",
+    ),
+    "layers 9": (["train", *TINY, "--layers", "9"], "layers must be between 1 and 4"),
+    "batch 0": (["train", *TINY, "--batch-size", "0"], "batch_size must be between 1 and 8192"),
+    "lr 0": (["train", *TINY, "--lr", "0"], "learning rate must be above 0 (and at most 1000)"),
+    "lr negative": (
+        ["train", *TINY, "--lr", "-0.1"],
+        "learning rate must be above 0 (and at most 1000)",
+    ),
+    "dropout 1.0": (
+        ["train", *TINY, "--dropout", "1.0"],
+        "dropout must be between 0.0 and 0.999999",
+    ),
+    "missing csv": (
+        ["train", *TINY, "--csv", "/nonexistent/prices.csv"],
+        "CSV file '/nonexistent/prices.csv' not found",
+    ),
+    "ticker path": (
+        ["train", *TINY, "--ticker", "../etc"],
+        "ticker '../etc' is not a ticker symbol",
+    ),
+    "unknown ticker": (["train", *TINY, "--ticker", "NOPE"], "'NOPE' is not bundled"),
+    "start after end": (
+        ["train", *_tiny_with("--start", "2017-01-01")],
+        "start 2017-01-01 is after end 2016-06-30",
+    ),
+    "unknown command": (["fly"], "argument command: invalid choice"),
+    "compare one cell": (
+        ["compare", *TINY, "--cells", "lstm"],
+        "--cells needs two or more different cells, e.g. lstm,gru; got 'lstm'",
+    ),
+    "compare bad cell": (
+        ["compare", *TINY, "--cells", "lstm,xyz"],
+        "cell must be one of 'lstm', 'gru', 'rnn'",
+    ),
+    "runs show bad id": (
+        ["runs", "show", "../etc"],
+        "'../etc' is not a run id (16 hex characters)",
+    ),
+    "runs rm unknown": (["runs", "rm", "0123456789abcdef"], "there is no run 0123456789abcdef"),
+    "data missing csv": (
+        ["data", "--csv", "/nonexistent/prices.csv"],
+        "CSV file '/nonexistent/prices.csv' not found",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_input_is_one_line_exit_2_and_store_untouched(name, store_root, capsys):
+    argv, says = BAD[name]
     before = _snapshot(store_root)
-    assert main(BAD[name]) == 2
+    assert main(argv) == 2
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("error: ") and "Traceback" not in err
+    assert says in err, err  # the message about this input, not some other refusal
     assert _snapshot(store_root) == before
 
 
@@ -122,15 +165,13 @@ def test_second_identical_train_is_a_fast_cache_hit_without_tensorflow(store_roo
     result = json.loads(first.stdout.strip().splitlines()[-1])
     assert result["state"] == "done" and not result["cached"] and result["epochs_run"] == 2
     assert result["metrics"]["naive_rmse"] > 0 and "epoch 2/2" in first.stderr
-    start = time.perf_counter()
     second = _cli([*TINY, "--json"], store_root, probe_tf=True)
-    elapsed = time.perf_counter() - start
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout.strip().splitlines()[-1])
     assert again["cached"] and again["run_id"] == result["run_id"]
     assert again["metrics"] == result["metrics"]
-    assert "TF_ABSENT" in second.stderr
-    assert elapsed < 2.0, f"cache hit took {elapsed:.2f}s"
+    # What makes a hit fast on any machine, however busy: it never imports TensorFlow.
+    assert "TF_ABSENT" in second.stderr, second.stderr
     # A corrupted model is never a cache hit: the same command trains again.
     model = Path(result["run_dir"]) / "model.keras"
     model.write_bytes(b"not a model")

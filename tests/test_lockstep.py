@@ -12,16 +12,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 lockstep = pytest.importorskip("lockstep")
 
 
-class _FakeModel:
-    """model.fit's callback protocol, with a fixed sleep per 'train function call'."""
+class _Clock:
+    """A virtual clock for lockstep's wall and CPU readings: it moves only when a fake fit
+    'computes', so the figures are exact however busy the machine is."""
 
-    def __init__(self, name: str, step_s: float, log: list, fail: bool = False) -> None:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    process_time = perf_counter
+
+
+@pytest.fixture
+def clock(monkeypatch) -> _Clock:
+    fake = _Clock()
+    monkeypatch.setattr(lockstep, "time", fake)
+    return fake
+
+
+class _FakeModel:
+    """model.fit's callback protocol, with a fixed virtual compute time per 'train call'."""
+
+    def __init__(
+        self, name: str, step_s: float, log: list, clock: _Clock | None = None, fail: bool = False
+    ) -> None:
         self.name, self.step_s, self.log, self.fail = name, step_s, log, fail
+        self.clock = clock
 
     def fit(self, epochs: int, steps: int, callbacks: list, verbose: int) -> None:
         for epoch in range(epochs):
             for step in range(steps):
-                time.sleep(self.step_s)
+                if self.clock is not None:
+                    self.clock.now += self.step_s  # only the player whose turn it is runs
+                else:
+                    time.sleep(self.step_s)
                 self.log.append(self.name)
                 if self.fail and step == 1:
                     raise RuntimeError("boom")
@@ -31,16 +57,19 @@ class _FakeModel:
                 cb.on_epoch_end(epoch)
 
 
-def test_fits_alternate_and_each_clock_counts_only_its_turns() -> None:
+def test_fits_alternate_and_each_clock_counts_only_its_turns(clock) -> None:
     log: list[str] = []
-    arms = {"a": (_FakeModel("a", 0.01, log), []), "b": (_FakeModel("b", 0.03, log), [])}
+    arms = {
+        "a": (_FakeModel("a", 0.01, log, clock), []),
+        "b": (_FakeModel("b", 0.03, log, clock), []),
+    }
     feed = {"epochs": 2, "steps": 4}
     sps = lockstep.run(arms, {"a": feed, "b": feed}, samples=8)
     assert log == ["a", "b"] * 8  # strict turns, a first
-    # a slept 8 x 10 ms, b 8 x 30 ms; the other's turns are not on either clock.
-    assert 8 / 0.08 * 0.5 < sps["a"][0] <= 8 / 0.08 * 1.05
-    assert 8 / 0.24 * 0.5 < sps["b"][0] <= 8 / 0.24 * 1.05
-    assert sps["a"][0] > 2 * sps["b"][0]
+    # a computed 8 x 10 ms, b 8 x 30 ms of virtual time; were the other's turns on a clock,
+    # a would read 8 / 0.32 = 25 samples/s.
+    assert sps["a"] == pytest.approx((8 / 0.08, 8 / 0.08))
+    assert sps["b"] == pytest.approx((8 / 0.24, 8 / 0.24))
 
 
 def test_a_finished_fit_leaves_the_other_running_alone() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from core.config import ModelSpec
 from core.errors import SpecError
-from core.models import build_model, cudnn_eligible
+from core.models import build_model, cudnn_eligible, param_count
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -91,3 +91,25 @@ def test_same_seed_same_weights_other_seed_other_weights():
 def test_invalid_spec_is_a_user_error():
     with pytest.raises(SpecError, match="cell must be one of"):
         build_model(ModelSpec(cell="lstn"), 5, 1, seed=0)
+
+
+@pytest.mark.parametrize(
+    "cell,layers,units,features",
+    [("lstm", 1, 32, 1), ("gru", 1, 32, 1), ("rnn", 1, 32, 1), ("lstm", 2, 8, 5), ("gru", 3, 4, 2)],
+)
+def test_param_count_is_what_keras_builds(cell, layers, units, features):
+    m = ModelSpec(cell=cell, layers=layers, units=units, dropout=0.1)
+    model = build_model(m, lookback=5, n_features=features, seed=0, model_class=_keras_model())
+    assert param_count(m, features) == model.count_params()
+
+
+def test_default_model_sizes():
+    # The figures the pages show for a default run (tests/fakes.py writes param_count's).
+    counts = {c: param_count(ModelSpec(cell=c), 1) for c in ("lstm", "gru", "rnn")}
+    assert counts == {"lstm": 4385, "gru": 3393, "rnn": 1121}
+
+
+def _keras_model():
+    import keras
+
+    return keras.Model

@@ -47,13 +47,13 @@ def test_home_on_an_empty_store(store_root):
 @pytest.mark.parametrize("page", MY_PAGES)
 def test_every_page_renders_on_empty_and_full_store(store_root, page):
     at = open_app().switch_page(page).run()
-    assert not at.exception, page
+    assert not at.exception and not at.error, (page, [e.value for e in at.error])
     for cell in ("lstm", "gru"):
         make_run(store_root, cell=cell, seed=0)
     make_run(store_root, cell="rnn", seed=0, state="failed")
     make_run(store_root, cell="gru", seed=3, state="diverged")
     at.run()
-    assert not at.exception, page
+    assert not at.exception and not at.error, (page, [e.value for e in at.error])
 
 
 def test_home_lists_recent_runs_and_sidebar_shows_the_queue(store_root):

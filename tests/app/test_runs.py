@@ -11,7 +11,7 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def open_runs() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
     return at.switch_page("pages/runs.py").run()
 
 

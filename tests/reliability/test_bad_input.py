@@ -34,53 +34,95 @@ def _count(figures: dict, category: str) -> None:
 # ---- CLI ----------------------------------------------------------------------------------
 
 RANGE = ["--start", "2017-01-01", "--end", "2018-12-31"]
-CLI_CASES = {
-    "epochs 0": ["train", "--epochs", "0"],
-    "epochs negative": ["train", "--epochs", "-3"],
-    "epochs text": ["train", "--epochs", "abc"],
-    "epochs fraction": ["train", "--epochs", "1.5"],
-    "epochs huge": ["train", "--epochs", "99999"],
-    "units 0": ["train", "--units", "0"],
-    "units huge": ["train", "--units", "100000"],
-    "layers 9": ["train", "--layers", "9"],
-    "lookback 1": ["train", "--lookback", "1"],
-    "lr 0": ["train", "--lr", "0"],
-    "lr nan": ["train", "--lr", "nan"],
-    "lr inf": ["train", "--lr", "inf"],
-    "lr negative": ["train", "--lr", "-0.1"],
-    "dropout 1": ["train", "--dropout", "1.0"],
-    "dropout negative": ["train", "--dropout", "-0.2"],
-    "cell typo": ["train", "--cell", "lstn"],
-    "optimizer unknown": ["train", "--optimizer", "adamw"],
-    "clipnorm 0": ["train", "--clipnorm", "0"],
-    "batch size 0": ["train", "--batch-size", "0"],
-    "seed negative": ["train", "--seed", "-1"],
-    "patience negative": ["train", "--patience", "-1"],
-    "features without close": ["train", "--features", "ohlc"],
-    "feature unknown": ["train", "--features", "close,vix"],
-    "target unknown": ["train", "--target", "level"],
-    "ticker path": ["train", "--ticker", "../../etc/passwd"],
-    "ticker with space": ["train", "--ticker", "A B"],
-    "ticker not bundled": ["train", "--ticker", "NOPE", *RANGE],
-    "start impossible date": ["train", "--start", "2018-13-45"],
-    "start after end": ["train", "--start", "2019-01-01", "--end", "2018-01-01"],
-    "start word": ["train", "--start", "yesterday"],
-    "source csv flag": ["train", "--source", "csv"],
-    "csv missing file": ["train", "--csv", "/nonexistent/prices.csv"],
-    "lookback longer than data": ["train", "--lookback", "900", *RANGE],
-    "unknown flag": ["train", "--frobnicate", "1"],
-    "data ticker not bundled": ["data", "--ticker", "NOPE"],
-    "data range without prices": ["data", "--start", "2030-01-01"],
-    "data csv is a directory": ["data", "--csv", "/"],
-    "runs show path": ["runs", "show", "../../etc/passwd"],
-    "runs show unknown id": ["runs", "show", "0123456789abcdef"],
-    "runs show upper-case id": ["runs", "show", "ABCDEF0123456789"],
-    "runs rm without id": ["runs", "rm"],
-    "runs unknown action": ["runs", "frob"],
-    "no command": [],
-    "unknown command": ["frob"],
-    "compare one cell": ["compare", "--cells", "lstm"],
-    "compare zero seeds": ["compare", "--seeds", "0"],
+CLI_CASES = {  # name: (argv, what the one-line error must say)
+    "epochs 0": (["train", "--epochs", "0"], "epochs must be between 1 and 1000"),
+    "epochs negative": (["train", "--epochs", "-3"], "epochs must be between 1 and 1000"),
+    "epochs text": (["train", "--epochs", "abc"], "argument --epochs: invalid int value"),
+    "epochs fraction": (["train", "--epochs", "1.5"], "argument --epochs: invalid int value"),
+    "epochs huge": (["train", "--epochs", "99999"], "epochs must be between 1 and 1000"),
+    "units 0": (["train", "--units", "0"], "units must be between 1 and 512"),
+    "units huge": (["train", "--units", "100000"], "units must be between 1 and 512"),
+    "layers 9": (["train", "--layers", "9"], "layers must be between 1 and 4"),
+    "lookback 1": (["train", "--lookback", "1"], "lookback must be between 2 and 1000"),
+    "lr 0": (["train", "--lr", "0"], "learning rate must be above 0 (and at most 1000)"),
+    "lr nan": (["train", "--lr", "nan"], "learning rate must be above 0 (and at most 1000)"),
+    "lr inf": (["train", "--lr", "inf"], "learning rate must be above 0 (and at most 1000)"),
+    "lr negative": (["train", "--lr", "-0.1"], "learning rate must be above 0 (and at most 1000)"),
+    "dropout 1": (["train", "--dropout", "1.0"], "dropout must be between 0.0 and 0.999999"),
+    "dropout negative": (
+        ["train", "--dropout", "-0.2"],
+        "dropout must be between 0.0 and 0.999999",
+    ),
+    "cell typo": (["train", "--cell", "lstn"], "cell must be one of 'lstm', 'gru', 'rnn'"),
+    "optimizer unknown": (
+        ["train", "--optimizer", "adamw"],
+        "optimizer must be one of 'adam', 'rmsprop', 'sgd'",
+    ),
+    "clipnorm 0": (["train", "--clipnorm", "0"], "clipnorm must be off or above 0"),
+    "batch size 0": (["train", "--batch-size", "0"], "batch_size must be between 1 and 8192"),
+    "seed negative": (["train", "--seed", "-1"], "seed must be between 0 and 2147483647"),
+    "patience negative": (["train", "--patience", "-1"], "patience must be between 0 and 1000"),
+    "features without close": (["train", "--features", "ohlc"], "features must include 'close'"),
+    "feature unknown": (
+        ["train", "--features", "close,vix"],
+        "feature must be one of 'close', 'ohlc', 'log_volume'",
+    ),
+    "target unknown": (["train", "--target", "level"], "target must be one of 'return', 'price'"),
+    "ticker path": (
+        ["train", "--ticker", "../../etc/passwd"],
+        "ticker '../../etc/passwd' is not a ticker symbol",
+    ),
+    "ticker with space": (["train", "--ticker", "A B"], "ticker 'A B' is not a ticker symbol"),
+    "ticker not bundled": (["train", "--ticker", "NOPE", *RANGE], "'NOPE' is not bundled"),
+    "start impossible date": (
+        ["train", "--start", "2018-13-45"],
+        "start must be a date like 2010-01-31",
+    ),
+    "start after end": (
+        ["train", "--start", "2019-01-01", "--end", "2018-01-01"],
+        "start 2019-01-01 is after end 2018-01-01",
+    ),
+    "start word": (["train", "--start", "yesterday"], "start must be a date like 2010-01-31"),
+    "source csv flag": (["train", "--source", "csv"], "argument --source: invalid choice"),
+    "csv missing file": (
+        ["train", "--csv", "/nonexistent/prices.csv"],
+        "CSV file '/nonexistent/prices.csv' not found",
+    ),
+    "lookback longer than data": (
+        ["train", "--lookback", "900", *RANGE],
+        "lookback 900 needs at least 971 price rows",
+    ),
+    "unknown flag": (["train", "--frobnicate", "1"], "unrecognized arguments"),
+    "data ticker not bundled": (["data", "--ticker", "NOPE"], "'NOPE' is not bundled"),
+    "data range without prices": (
+        ["data", "--start", "2030-01-01"],
+        "no ^GSPC prices between 2030-01-01 and the end",
+    ),
+    "data csv is a directory": (
+        ["data", "--csv", "/"],
+        "CSV file '/' cannot be read (Is a directory)",
+    ),
+    "runs show path": (
+        ["runs", "show", "../../etc/passwd"],
+        "'../../etc/passwd' is not a run id (16 hex characters)",
+    ),
+    "runs show unknown id": (
+        ["runs", "show", "0123456789abcdef"],
+        "there is no run 0123456789abcdef",
+    ),
+    "runs show upper-case id": (
+        ["runs", "show", "ABCDEF0123456789"],
+        "'ABCDEF0123456789' is not a run id (16 hex characters)",
+    ),
+    "runs rm without id": (["runs", "rm"], "runs rm needs a run id"),
+    "runs unknown action": (["runs", "frob"], "argument action: invalid choice"),
+    "no command": ([], "the following arguments are required"),
+    "unknown command": (["frob"], "argument command: invalid choice"),
+    "compare one cell": (
+        ["compare", "--cells", "lstm"],
+        "--cells needs two or more different cells, e.g. lstm,gru; got 'lstm'",
+    ),
+    "compare zero seeds": (["compare", "--seeds", "0"], "--seeds must be between 1 and 50"),
 }
 
 
@@ -92,14 +134,15 @@ def populated(store_root):
     return store_root, done, running
 
 
-@pytest.mark.parametrize("argv", list(CLI_CASES.values()), ids=list(CLI_CASES))
-def test_cli_rejects(argv, populated, capsys, kit, figures):
+@pytest.mark.parametrize("argv,says", list(CLI_CASES.values()), ids=list(CLI_CASES))
+def test_cli_rejects(argv, says, populated, capsys, kit, figures):
     root, _, _ = populated
     before = kit.snapshot(root)
     assert cli.main(argv) == 2
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert says in lines[0], err  # the message about this input, not some other refusal
     assert out == ""
     assert kit.snapshot(root) == before
     _count(figures, "cli")

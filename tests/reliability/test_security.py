@@ -4,6 +4,7 @@ no user text rendered as HTML."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -88,19 +89,30 @@ def test_worker_entry_never_creates_folders_outside_the_store(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_model_file_with_a_lambda_layer_is_refused(tmp_path):
+def test_model_file_with_a_lambda_layer_is_refused(tmp_path, monkeypatch):
     import keras
 
     from core import training
 
-    marker = tmp_path / "pwned"
+    marker = str(tmp_path / "pwned")
+
+    # What an attacker's Lambda runs (saved as bytecode, so no closure): writes a marker file.
+    monkeypatch.setenv("GRADLAB_TEST_MARKER", marker)
+    payload = lambda x: (  # noqa: E731
+        open(__import__("os").environ["GRADLAB_TEST_MARKER"], "w").close(),  # noqa: SIM115
+        x * 2.0,
+    )[1]
     inputs = keras.Input((5, 1))
-    hidden = keras.layers.Lambda(lambda x: x * 2.0, name="evil")(inputs)
+    hidden = keras.layers.Lambda(payload, name="evil")(inputs)  # building runs it once
     evil = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(hidden)))
     evil.save(tmp_path / "evil.keras")
+    os.remove(marker)
     with pytest.raises(UserError, match="could not be loaded"):
         training.load_model(tmp_path / "evil.keras")
-    assert not marker.exists()
+    assert not os.path.exists(marker)  # the payload never ran
+    # The marker can appear: an unsafe load runs the payload (so the check above can fail).
+    keras.saving.load_model(tmp_path / "evil.keras", safe_mode=False, compile=False)
+    assert os.path.exists(marker)
     # The refusal is about the Lambda, not about loading as such: a plain model loads.
     plain = keras.Sequential([keras.Input((5, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
     plain.save(tmp_path / "plain.keras")
