@@ -12,11 +12,8 @@ is imported by the parquet reads alone (prices, predictions), keeping the first 
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import json
 import os
-import platform
-import sys
 import time
 import uuid
 import zipfile
@@ -35,6 +32,7 @@ from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError
 from core.procs import process_alive, process_identity
+from core.store_io import StoreLock, clear_os_errors, json_default, versions
 from core.store_rows import (
     ACTIVE,
     clean_gtt,
@@ -62,17 +60,6 @@ PID_GRACE_S = 60.0
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
-
-
-def _versions() -> dict[str, str | None]:
-    # importlib.metadata: recording the TensorFlow version must not import TensorFlow.
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in ("numpy", "pandas", "tensorflow", "keras"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 class RunStore:
@@ -110,7 +97,7 @@ class RunStore:
             os.fsync(f.fileno())
 
     def write_json(self, run_id: str, name: str, obj: Any) -> None:
-        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=True, default=_json_default)
+        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=True, default=json_default)
         self._write_bytes(self.run_dir(run_id) / name, text.encode())
 
     def read_json(self, run_id: str, name: str) -> Any:
@@ -125,6 +112,7 @@ class RunStore:
 
     # ---- prices ------------------------------------------------------------------------
 
+    @clear_os_errors
     def save_prices(self, df: pd.DataFrame, fp: str | None = None) -> str:
         """Store the price rows a run uses, once per fingerprint; returns the fingerprint."""
         if fp is None:
@@ -153,11 +141,13 @@ class RunStore:
 
     # ---- lifecycle ---------------------------------------------------------------------
 
+    @clear_os_errors
     def lock(self, run_id: str, timeout: float = -1) -> filelock.FileLock:
         """Cross-process lock for deciding what happens to one run (submit, foreground train)."""
         check_run_id(run_id)
-        return filelock.FileLock(str(self._sub("_locks") / f"{run_id}.lock"), timeout=timeout)
+        return StoreLock(str(self._sub("_locks") / f"{run_id}.lock"), timeout=timeout)
 
+    @clear_os_errors
     def create(self, spec: RunSpec, fp: str, pid: int | None = None) -> str:
         """A fresh run directory (a previous failed attempt is discarded) with status queued."""
         store_gc.check_fits(spec)  # a run bigger than the whole budget would evict itself
@@ -171,7 +161,7 @@ class RunStore:
             "spec": spec.to_dict(),
             "data_fingerprint": fp,
             "run_id": rid,
-            "versions": _versions(),
+            "versions": versions(),
             "created": now_iso(),
         }
         (staging / "spec.json").write_text(json.dumps(record, indent=1, sort_keys=True))
@@ -203,6 +193,7 @@ class RunStore:
             record["versions"] = {}
         return record
 
+    @clear_os_errors
     def write_status(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Merge fields into status.json; a per-run lock keeps writers from losing updates."""
         lock_path = self._sub("_locks") / f"{check_run_id(run_id)}.status.lock"
@@ -237,7 +228,7 @@ class RunStore:
 
     def append_metrics(self, run_id: str, row: dict[str, Any]) -> None:
         path = self.run_dir(run_id) / "metrics.jsonl"
-        line = json.dumps(row, sort_keys=True, allow_nan=True, default=_json_default) + "\n"
+        line = json.dumps(row, sort_keys=True, allow_nan=True, default=json_default) + "\n"
         with open(path, "a+b") as f:
             # A killed writer may have left a partial line: start ours on a fresh one.
             if f.tell() > 0:
@@ -347,8 +338,9 @@ class RunStore:
             return False
 
     def touch(self, run_id: str) -> None:
-        """Mark a run as used now: eviction removes the least recently used first."""
-        with contextlib.suppress(FileNotFoundError):
+        """Mark a run as used now: eviction removes the least recently used first (a
+        read-only store keeps its old times: reading a run must not fail for that)."""
+        with contextlib.suppress(OSError):
             os.utime(self.run_dir(run_id))
 
     # ---- listing, deletion, eviction ---------------------------------------------------
@@ -386,14 +378,3 @@ _dir_size = store_gc.dir_size
 
 def _damaged(run_id: str, name: str) -> DataError:
     return DataError(f"{name} of run {run_id} is damaged: delete the run and train it again")
-
-
-def _json_default(obj: Any) -> Any:
-    # numpy scalars and arrays from training/evaluation: store plain JSON numbers.
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if (pd := sys.modules.get("pandas")) and isinstance(obj, pd.Timestamp):  # else none exist
-        return obj.isoformat()
-    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
