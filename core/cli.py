@@ -67,11 +67,11 @@ def build_parser() -> Parser:
     train = sub.add_parser("train", help="train one run in the foreground (or reuse it)")
     _spec_flags(train)
     train.add_argument("--cell", default=None, help="lstm, gru or rnn")
-    compare = sub.add_parser("compare", help="cells x seeds on identical data")
+    compare = sub.add_parser("compare", help="cells x seeds (x walk-forward folds), judged")
     _spec_flags(compare)
-    compare.add_argument("--cells", default="lstm,gru", help="comma list, e.g. lstm,gru,rnn")
-    compare.add_argument("--seeds", type=int, default=3, help="seeds per cell (from --seed)")
-    compare.add_argument("--preset", default=None, help="memory: SimpleRNN/LSTM/GRU, 40-step task")
+    from core.cli_compare import add_flags  # the command's logic lives in its own module
+
+    add_flags(compare)
     runs = sub.add_parser("runs", help="list, show or remove stored runs")
     runs.add_argument("action", choices=("list", "show", "rm"))
     runs.add_argument("run_id", nargs="?", default=None)
@@ -270,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("train", "compare", "runs"):
             budget_from_env()  # a malformed GRADLAB_CACHE_BUDGET_MB: one line now, not later
         handlers = {"tickers": cmd_tickers, "data": cmd_data, "train": cmd_train}
+        from core.cli_compare import cmd_compare
+
         handlers.update(compare=cmd_compare, runs=cmd_runs)
         return handlers[args.command](args)
     except UserError as exc:
@@ -281,91 +283,3 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # our bug, still one line for the person at the terminal
         _stderr(f"internal error: {type(exc).__name__}: {exc}")
         return 1
-
-
-# ---- compare -------------------------------------------------------------------------
-
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    if args.preset is not None:
-        return cli_memory.run_preset(args, train_one, _emit, _stderr)
-    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    if len(cells) < 2 or len(set(cells)) != len(cells):
-        raise UserError(
-            f"--cells needs two or more different cells, e.g. lstm,gru; got {args.cells!r}"
-        )
-    if not 1 <= args.seeds <= 50:
-        raise UserError(f"--seeds must be between 1 and 50, got {args.seeds}")
-    base, prices = _prepared(args)
-    first = base.train.seed
-    specs = [(c, base.replace(cell=c, seed=first + i)) for c in cells for i in range(args.seeds)]
-    for _, spec in specs:
-        spec.validate()  # every cell and seed is checked before the first one trains
-    store = RunStore()
-    runs: dict[str, list[str]] = {c: [] for c in cells}
-    for cell, spec in specs:
-        _stderr(f"-- {CELL_NAMES[cell]} seed {spec.train.seed}")
-        rid, _ = train_one(store, spec, prices, _stderr)
-        runs[cell].append(rid)
-    report = compare_report(store, runs)
-    _emit(report, _compare_lines(report), args.json)
-    return 0 if all(c["done"] for c in report["cells"].values()) else 1
-
-
-def _mean_std(values: list[Any]) -> dict[str, Any]:
-    import numpy as np
-
-    vals = np.array([v for v in values if isinstance(v, (int, float))], dtype=float)
-    if len(vals) == 0:
-        return {"mean": None, "std": None, "n": 0}
-    std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-    return {"mean": float(vals.mean()), "std": std, "n": len(vals)}
-
-
-def _seed_averaged_errors(store: RunStore, rids: list[str]) -> Any:
-    """Test errors of the seed-averaged predicted price, indexed by date."""
-    import pandas as pd
-
-    frames = [store.predictions(r) for r in rids]
-    test = [f[f["split"] == "test"].set_index("date") for f in frames if f is not None]
-    predicted = pd.concat([t["predicted_price"] for t in test], axis=1).mean(axis=1)
-    return (predicted - test[0]["actual_price"]).dropna()
-
-
-def compare_report(store: RunStore, runs: dict[str, list[str]]) -> dict[str, Any]:
-    from itertools import combinations
-
-    from core import evaluation
-
-    cells, errors = {}, {}
-    for cell, rids in runs.items():
-        done = [r for r in rids if store.status(r).get("state") == "done" and store.summary(r)]
-        sums = [store.summary(r) for r in done]
-        stats = {k: _mean_std([s["metrics"].get(k) for s in sums]) for k in REPORTED}
-        stats["train_seconds"] = _mean_std([s.get("train_seconds") for s in sums])
-        params = sums[0].get("params") if sums else None
-        cells[cell] = {"runs": rids, "done": len(done), "params": params, "metrics": stats}
-        if done:
-            errors[cell] = _seed_averaged_errors(store, done)
-    tests = []
-    for a, b in combinations(errors, 2):
-        common = errors[a].index.intersection(errors[b].index)
-        ea, eb = errors[a].loc[common].to_numpy(), errors[b].loc[common].to_numpy()
-        result = evaluation.diebold_mariano(ea, eb)
-        verdict = evaluation.dm_verdict(CELL_NAMES[a], ea, CELL_NAMES[b], eb)
-        tests.append({"a": a, "b": b, **result, "verdict": verdict})
-    return {"cells": cells, "diebold_mariano": tests}
-
-
-def _compare_lines(report: dict[str, Any]) -> list[str]:
-    cols = (*REPORTED, "train_seconds")
-    lines = ["test split, mean ± std over seeds", "cell       seeds  params  " + "  ".join(cols)]
-    for cell, info in report["cells"].items():
-        parts = [f"{_fmt(m['mean'])} ± {_fmt(m['std'])}" for m in map(info["metrics"].get, cols)]
-        head = f"{CELL_NAMES[cell]:<10} {info['done']:>5}  {_fmt(info['params']):>6}  "
-        lines.append(head + "  ".join(parts))
-    for t in report["diebold_mariano"]:
-        lines.append(f"{CELL_NAMES[t['a']]} vs {CELL_NAMES[t['b']]}: {t['verdict']}")
-    return lines

@@ -100,6 +100,24 @@ BAD = {  # name: (argv, what the one-line error must say)
         ["data", "--csv", "/nonexistent/prices.csv"],
         "CSV file '/nonexistent/prices.csv' not found",
     ),
+    "compare folds 0": (
+        ["compare", *TINY, "--folds", "0"],
+        "--folds must be 2 or more for walk-forward (1 = off), got 0",
+    ),
+    "compare folds 11": (["compare", *TINY, "--folds", "11"], "between 2 and 10 folds"),
+    "compare folds too short for the lookback": (
+        ["compare", *TINY, "--folds", "6"],
+        "fold 1 of 6 has too little data before its test period",
+    ),
+    "compare fold test period too short": (
+        ["compare", *TINY, "--folds", "3", "--fold-days", "5"],
+        "each fold's test period needs at least 10 days",
+    ),
+    "compare fold days without folds": (
+        ["compare", *TINY, "--fold-days", "30"],
+        "--fold-days needs --folds 2 or more",
+    ),
+    "compare bad errors": (["compare", *TINY, "--errors", "pct"], "argument --errors"),
 }
 
 
@@ -178,40 +196,3 @@ def test_second_identical_train_is_a_fast_cache_hit_without_tensorflow(store_roo
     third = _cli([*TINY, "--json"], store_root)
     redo = json.loads(third.stdout.strip().splitlines()[-1])
     assert third.returncode == 0 and not redo["cached"] and redo["metrics"] == result["metrics"]
-
-
-def test_compare_report_averages_seeds_and_tests_on_common_dates(store_root):
-    import numpy as np
-    import pandas as pd
-
-    from core.cli import compare_report
-    from core.config import RunSpec
-    from core.runs import RunStore
-
-    store = RunStore()
-    dates = pd.date_range("2020-01-01", periods=60, freq="B")
-    actual = 100 + np.sin(np.arange(60))
-    noise = np.random.default_rng(0).normal(size=(4, 60))
-    runs = {"lstm": [], "gru": []}
-    for i, (cell, scale) in enumerate([("lstm", 0.1), ("lstm", 0.1), ("gru", 3.0), ("gru", 3.0)]):
-        rid = store.create(RunSpec().replace(cell=cell, seed=i), "ef" * 32)
-        frame = pd.DataFrame({"date": dates, "split": "test", "actual_price": actual})
-        frame["predicted_price"] = actual + scale * noise[i]
-        store.write_predictions(rid, frame)
-        store.model_path(rid).write_bytes(b"m")
-        store.write_summary(rid, {"metrics": {"rmse": scale + i}, "params": 7, "train_seconds": 1})
-        store.write_status(rid, state="done")
-        runs[cell].append(rid)
-    report = compare_report(store, runs)
-    rmse = report["cells"]["lstm"]["metrics"]["rmse"]
-    assert rmse["n"] == 2 and rmse["mean"] == pytest.approx(0.6)
-    assert rmse["std"] == pytest.approx(np.sqrt(0.5))
-    (dm,) = report["diebold_mariano"]
-    assert dm["n"] == 60 and dm["p_value"] < 0.01 and dm["verdict"].startswith("LSTM better")
-
-
-def test_a_malformed_cache_budget_is_one_line_at_start(store_root, capsys, monkeypatch):
-    monkeypatch.setenv("GRADLAB_CACHE_BUDGET_MB", "2GB")
-    assert main(["runs", "list"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "GRADLAB_CACHE_BUDGET_MB must be a positive number" in err[0]
