@@ -137,7 +137,7 @@ def _prepared(args: argparse.Namespace) -> tuple[RunSpec, Any]:
 
 def _emit(obj: dict, lines: list[str], as_json: bool) -> None:
     if as_json:
-        from core.evaluation import json_safe  # an infinite metric is null, never invalid JSON
+        from core.finite import json_safe  # an infinite metric is null, never invalid JSON
 
         print(json.dumps(json_safe(obj), default=str, allow_nan=False))
     else:

@@ -16,6 +16,7 @@ from scipy import stats
 
 from core.dataset import SPLITS, Dataset
 from core.errors import UserError
+from core.finite import finite, json_safe  # noqa: F401  (json_safe: re-exported)
 
 FRAME_COLUMNS = (
     "date",
@@ -30,25 +31,6 @@ FRAME_COLUMNS = (
 
 ALPHA = 0.05  # significance level of every verdict the app prints
 NAIVE = "tomorrow = today"
-
-
-def finite(value: float | None) -> float | None:
-    """The one guard for strict JSON: NaN and ±inf become None (an undefined number)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def json_safe(obj: object) -> object:
-    """obj with every non-finite float (at any depth) replaced by None, for allow_nan=False."""
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return finite(obj)
-    return obj
 
 
 def _rmse(err: np.ndarray) -> float:
