@@ -18,6 +18,7 @@ import streamlit as st
 from core import evaluation, jobs, plots
 from core.config import CELLS, OPTIMIZERS, RunSpec
 from core.errors import UserError
+from pages import words
 from pages.sources import data_source  # the same data sources as Train
 from pages.ui import cell_name, get_store, show_error
 
@@ -38,7 +39,7 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame] | None:
     if chosen is None:
         return None
     prices, source_fields = chosen
-    if len(prices):
+    if prices is not None and len(prices):  # None: a memory task
         first, last = prices.index[0], prices.index[-1]
         st.caption(f"{len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}.")
     with st.form("compare_form"):
@@ -280,6 +281,7 @@ st.markdown(
     "Same data, same settings, several seeds per cell: differences smaller than the "
     "spread between seeds are luck, and the test below says when that is the case."
 )
+words.preset_panel(get_store())
 choose()
 ids = st.session_state.get(IDS_KEY)
 if not ids:
@@ -295,5 +297,6 @@ try:
         st.warning("None of these runs finished: see the Runs page for their errors.")
         st.stop()
     show_results(per_cell)
+    words.horizon_by_cell(store, ids)
 except UserError as exc:
     show_error(exc)

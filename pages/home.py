@@ -8,6 +8,7 @@ from core import svgplot
 from core.cells import cell_name
 from core.errors import UserError
 from core.overview import load_overview
+from pages import words
 from pages.ui import RESULTS_PAGE, TRAIN_PAGE, get_store, run_label, show_error
 
 RECENT = 5  # runs listed on the home page; the Runs page has all of them
@@ -44,6 +45,7 @@ st.markdown(
 left, right = st.columns(2)
 left.page_link(TRAIN_PAGE, label="Train a model", icon=":material/model_training:")
 right.page_link("pages/theory.py", label="Why gradients vanish", icon=":material/functions:")
+words.preset_button("home_preset")  # the experiment that shows it, one click
 
 try:
     svg, caption = overview("^GSPC")

@@ -276,9 +276,19 @@ def gradient_charts(figs: dict[str, Any]) -> None:
     right.plotly_chart(figs["gtt_last"], key="res_gtt_last")
 
 
-def spectral_charts(figs: dict[str, Any]) -> None:
+def spectral_charts(figs: dict[str, Any], cell: str) -> None:
     st.plotly_chart(figs["spectral"], key="res_spectral")
-    st.caption("ρ > 1 lets signals and gradients grow through time, ρ < 1 shrinks them.")
+    if cell == "rnn":
+        st.caption(
+            "For a SimpleRNN each step back multiplies the gradient by diag(1 − h²)·W: "
+            "ρ(W) > 1 lets it grow, ρ < 1 shrinks it (with tanh's slope on top)."
+        )
+    else:
+        st.caption(
+            "For an LSTM or GRU these are the gate blocks of the recurrent kernel; they "
+            "do not set the gradient's fate through time. The forget/update gate does: "
+            "see the step factor and gate means above."
+        )
 
 
 def spec_table(record: dict) -> pd.DataFrame:
@@ -362,7 +372,7 @@ def _tab_body(label: str, rid: str, data: dict, figs: dict[str, Any]) -> None:
     if label == "Gradients through time":
         gradient_charts(figs)
     elif label == "Spectral radius":
-        spectral_charts(figs)
+        spectral_charts(figs, run_cell(data))
     elif label == "Residuals" and figs.get("residuals") is None:
         st.info("No predictions yet: residuals appear when training finishes.")
     elif label == "Residuals":

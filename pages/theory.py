@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import plots, theory
 from core.errors import UserError
+from pages import words
 from pages.ui import RESULTS_PAGE, empty_state, get_store, page_link, run_label, show_error
 
 SIZE = 6  # small enough to print both matrices; the behaviour is the same at any size
@@ -69,30 +70,66 @@ def tanh_section() -> None:
 
 
 def gates_and_clipping() -> None:
-    st.subheader("3 · Why gates help, and what clipping does")
+    st.subheader("3 · Gated cells: the gate sets the per-step factor")
     st.markdown(
         "An LSTM carries a cell state along an **additive** path: "
         "cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ, so ∂cₜ/∂cₜ₋₁ = fₜ (elementwise), with no "
-        "weight matrix and no squashing in between. When the forget gate f stays near 1 the "
-        "gradient passes many steps almost unchanged; the network learns when to forget. "
-        "That is why Keras starts the forget-gate bias at 1 (unit_forget_bias). A GRU does the "
-        "same with its update gate: hₜ = (1 − zₜ) ⊙ hₜ₋₁ + zₜ ⊙ h̃ₜ.\n\n"
+        "weight matrix and no squashing in between. A GRU (Keras' convention) keeps "
+        "hₜ = zₜ ⊙ hₜ₋₁ + (1 − zₜ) ⊙ h̃ₜ, so its update gate zₜ plays the same part. "
+        "For these cells the spectral radius of the recurrent kernel does not govern the "
+        "gradient through time: **the forget/update gate does**. Each step back multiplies the "
+        "gradient along the memory path by the gate's value.\n\n"
+        "A gate near 1 is *learned*, not given. A fresh LSTM's forget gate sits near "
+        "σ(1) ≈ 0.73 (Keras starts its bias at 1), a fresh GRU's update gate near σ(0) = 0.5. "
+        "Training pushes the gate toward 1 only where the data rewards remembering; where "
+        "nothing in the past helps, it can stay where it started, and then a gated cell "
+        "forgets *faster* than a SimpleRNN whose factor ρ·mean(1 − h²) is close to 1."
+    )
+    c1, c2 = st.columns(2)
+    gate = c1.slider("gate value per step (f or z)", 0.30, 1.0, 0.73, 0.01, key="theory_gate")
+    k = c2.slider("steps back k", 1, 200, 40, 1, key="theory_gate_k")
+    kept = gate**k
+    shown = f"{kept:.2g}" if kept >= 1e-300 else "0 (below float range)"
+    st.markdown(
+        f"Kept after {k} steps: {gate:.2f}^{k} = **{shown}**. A Results page shows the run's "
+        "own gate means and its measured step factor, next to its memory horizon."
+    )
+    st.markdown(
+        "The experiment that shows it: the **memory preset** trains SimpleRNN, LSTM and GRU "
+        "to recall one number 40 steps back. Where the gated cells learn it, their gates hold "
+        "the value and the gradient 40 steps back survives; SimpleRNN's vanishes."
+    )
+    words.preset_button("theory_preset")
+    st.markdown(
         "**Gradient clipping** rescales the gradient when its norm exceeds a threshold. It "
         "stops *exploding* gradients from wrecking a step, but it cannot bring back a gradient "
         "that has *vanished*: scaling a tiny vector down changes nothing. Vanishing needs a "
-        "different path for the gradient (gates), not a cap."
+        "different path for the gradient (gates that learn to hold), not a cap."
     )
+
+
+def _run_fact(store: object, row: dict) -> str:
+    summary = store.summary(row["run_id"]) or {}  # type: ignore[attr-defined]
+    h = summary.get("memory_horizon")
+    factors = [g.get("step_factor") for g in (summary.get("kept_gates") or {}).values()]
+    factors = [f for f in factors if isinstance(f, (int, float))]
+    if not isinstance(h, int):
+        return ""
+    text = f" · memory horizon {h} of {row.get('lookback')} steps"
+    return text + (f" · step factor {factors[-1]:.2f}" if factors else "")
 
 
 def own_runs() -> None:
     st.subheader("4 · Your own runs")
     st.markdown(
         "Open a finished run's **Gradients** section: the gradient-through-time line is this "
-        "page's curve measured on a real network. SimpleRNN falls steeply with the lag; LSTM "
-        "and GRU much less."
+        "page's curve measured on a real network, and the run's page says in words how far "
+        "back it reaches. Which cell keeps its gradient longer depends on the data: compare "
+        "your runs on prices with the memory preset."
     )
     try:
-        runs = [r for r in get_store().list_runs() if r.get("state") == "done"]
+        store = get_store()
+        runs = [r for r in store.list_runs() if r.get("state") == "done"]
     except UserError as exc:
         show_error(exc)
         return
@@ -100,7 +137,8 @@ def own_runs() -> None:
         empty_state("No finished runs yet: train a SimpleRNN and an LSTM, then come back.")
         return
     for row in runs[:MAX_LINKS]:
-        page_link(RESULTS_PAGE, label=run_label(row), query_params={"run": row["run_id"]})
+        label = run_label(row) + _run_fact(store, row)
+        page_link(RESULTS_PAGE, label=label, query_params={"run": row["run_id"]})
     page_link("pages/runs.py", label="All runs", icon=":material/folder_open:")
 
 

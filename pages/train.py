@@ -253,7 +253,8 @@ prices, source_fields = chosen
 submitted, d, m, t = settings_form()
 try:
     spec = build_spec(source_fields, d, m, t)
-    preview(prices, spec)
+    if prices is not None:  # a memory task has no prices to preview
+        preview(prices, spec)
     if submitted:
         submit(spec, prices)
 except UserError as exc:
