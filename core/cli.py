@@ -1,4 +1,4 @@
-"""Command line: python -m core {tickers,data,train,compare,runs}.
+"""Command line: python -m core {tickers,data,train,compare,runs,sweep}.
 
 Everything is validated before anything is written, a user error is one line on stderr
 with exit status 2, and heavy modules (TensorFlow) load only when a run really trains, so
@@ -76,6 +76,9 @@ def build_parser() -> Parser:
     runs.add_argument("action", choices=("list", "show", "rm"))
     runs.add_argument("run_id", nargs="?", default=None)
     runs.add_argument("--json", action="store_true")
+    from core import cli_sweep  # its own module: sweep logic stays out of this file
+
+    cli_sweep.add_parser(sub, _spec_flags)
     return parser
 
 
@@ -273,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         from core.cli_compare import cmd_compare
 
         handlers.update(compare=cmd_compare, runs=cmd_runs)
+        from core.cli_sweep import cmd_sweep
+
+        handlers["sweep"] = cmd_sweep
         return handlers[args.command](args)
     except UserError as exc:
         _stderr(f"error: {' '.join(str(exc).split())}")
