@@ -95,6 +95,7 @@ pages = [
     st.Page("pages/results.py", title="Results", icon=":material/analytics:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/sweeps.py", title="Sweeps", icon=":material/tune:"),
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
 ]
 page = st.navigation(pages)

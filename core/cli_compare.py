@@ -70,10 +70,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 )
     store = RunStore()
     runs: list[dict[str, list[str]]] = [{c: [] for c in cells} for _ in plans]
-    for i, cell, spec, fold_prices in jobs:
-        fold = f" fold {i + 1}/{len(plans)}" if len(plans) > 1 else ""
-        _stderr(f"-- {CELL_NAMES[cell]} seed {spec.train.seed}{fold}")
-        rid, _ = train_one(store, spec, fold_prices, _stderr)
+    rids = _train_all(store, jobs, len(plans))
+    for (i, cell, _, _), rid in zip(jobs, rids, strict=True):
         runs[i][cell].append(rid)
     from core import compare  # numpy/scipy only once runs exist
 
@@ -84,8 +82,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
              "run_ids": [r for c in cells for r in runs[f.index][c]]}
             for _, _, f in plans if f is not None
         ]  # fmt: skip
+    report["runs"] = [
+        {"run_id": rid, "cell": cell, "seed": spec.train.seed, "fold": i}
+        for (i, cell, spec, _), rid in zip(jobs, rids, strict=True)
+    ]
     _emit(report, lines(report), args.json)
     return 0 if all(c["done"] == len(c["runs"]) for c in report["cells"].values()) else 1
+
+
+def _train_all(store: RunStore, jobs: list[tuple[int, str, Any, Any]], n_plans: int) -> list[str]:
+    """In this process one after another (local); on another executor (Ray) all at once."""
+    from core import batch, executor
+
+    if executor.executor_name() != "local":
+        rids = batch.submit_all(store, [(spec, p) for _, _, spec, p in jobs], _stderr)
+        batch.wait(store, rids)
+        return rids
+    rids = []
+    for i, cell, spec, fold_prices in jobs:
+        fold = f" fold {i + 1}/{n_plans}" if n_plans > 1 else ""
+        _stderr(f"-- {CELL_NAMES[cell]} seed {spec.train.seed}{fold}")
+        rids.append(train_one(store, spec, fold_prices, _stderr)[0])
+    return rids
 
 
 def lines(report: dict[str, Any]) -> list[str]:

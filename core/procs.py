@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,17 @@ def process_alive(pid: Any, created: Any) -> bool:
         return not isinstance(created, (int, float)) or abs(proc.create_time() - created) <= 1.0
     except psutil.Error:
         return False
+
+
+def worker_alive(status: dict[str, Any]) -> bool:
+    """A run's recorded worker still runs; one on another host (a Ray node) counts as alive.
+
+    This host cannot see another node's processes; the executor that owns such a task marks
+    the run interrupted when the task dies (core/executor_ray.py).
+    """
+    if status.get("host") not in (None, socket.gethostname()):
+        return True
+    return process_alive(status.get("pid"), status.get("pid_created"))
 
 
 def orphaned(path: Path, min_age_s: float) -> bool:

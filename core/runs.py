@@ -31,7 +31,7 @@ from core import store_gc, store_rows
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError
-from core.procs import process_alive, process_identity
+from core.procs import process_identity, worker_alive
 from core.store_io import StoreLock, clear_os_errors, json_default, versions
 from core.store_rows import (
     ACTIVE,
@@ -222,7 +222,7 @@ class RunStore:
         if "pid" not in st:  # submitter has not recorded the worker yet
             queued_at = st.get("queued_at")
             return isinstance(queued_at, (int, float)) and time.time() - queued_at < PID_GRACE_S
-        return process_alive(st.get("pid"), st.get("pid_created"))
+        return worker_alive(st)
 
     # ---- per-epoch artifacts -----------------------------------------------------------
 

@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import filelock
@@ -31,7 +32,12 @@ PRUNED = "pruned by the sweep: its validation loss trailed the median of earlier
 
 
 def _optuna() -> Any:
-    import optuna  # lazy: ~1 s, only a sweep needs it
+    try:
+        import optuna  # lazy: ~1 s, only a sweep needs it
+    except ImportError:
+        raise UserError(
+            "sweeps need Optuna: pip install -r requirements-scale.txt (optuna, ray)"
+        ) from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -181,8 +187,10 @@ class Driver:
         state = st.get("state")
         for row in self.store.metrics(a.run_id):
             val, epoch = row.get("val_loss"), row.get("epoch")
-            if isinstance(epoch, int) and epoch not in a.reported and _finite(val):
-                a.trial.report(float(val), epoch)
+            if isinstance(epoch, int) and epoch not in a.reported and isinstance(val, float):
+                if not math.isfinite(val):
+                    continue  # a diverging epoch: the run ends diverged, the trial fails
+                a.trial.report(val, epoch)
                 a.reported.add(epoch)
                 if state in ACTIVE and a.trial.should_prune():
                     jobs.cancel(a.run_id, self.store)
@@ -219,10 +227,6 @@ class Driver:
 def _params(raw: dict[str, Any]) -> dict[str, Any]:
     """Optuna's values as the spec's types (a grid's categorical values come back as given)."""
     return {k: int(v) if PARAMS[k][0] == "int" else float(v) for k, v in raw.items()}
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def _show(params: dict[str, Any]) -> str:
@@ -272,3 +276,33 @@ def report(store: RunStore, d: SweepDef) -> dict[str, Any]:
         "cells": list(d.cells), "budget": budget(d), "ranges": [r.label() for r in d.ranges],
         "trials": trials, "best": best,
     }  # fmt: skip
+
+
+def start_background(store: RunStore, d: SweepDef) -> int:
+    """Save d and drive it in a detached `python -m core sweep --name` (the page's way)."""
+    import os
+    import subprocess
+    import sys
+
+    from core.sweep import save_def
+
+    save_def(store.root, d)
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv; the name is a checked hash
+        [sys.executable, "-m", "core", "sweep", "--name", d.name],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "MODELS_CACHE": str(store.root)},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the page's rerun; its runs are ordinary jobs
+    )  # fmt: skip
+    return proc.pid
+
+
+def is_running(store: RunStore, d: SweepDef) -> bool:
+    """A driver holds the sweep's lock right now."""
+    lock = filelock.FileLock(str(sweeps_dir(store.root) / f"{d.name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return True
+    lock.release()
+    return False

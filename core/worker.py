@@ -186,8 +186,15 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
             "cudnn_reasons": reasons,
             "n_windows": {name: len(getattr(ds, name).y) for name in dataset_splits()},
             "finished": now_iso(),
+            **_placement(store.status(run_id)),
         },
     )
+
+
+def _placement(status: dict[str, Any]) -> dict[str, Any]:
+    """Which executor trained the run, and on which host/node/GPU (Ray records the node)."""
+    keys = ("host", "node_id", "node_ip", "gpu_ids")
+    return {"executor": status.get("executor") or "local", **{k: status.get(k) for k in keys}}
 
 
 def dataset_splits() -> tuple[str, ...]:
