@@ -31,7 +31,7 @@ from core import store_gc, store_rows
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError
-from core.procs import process_identity, worker_alive
+from core.procs import process_alive, process_identity, worker_alive  # noqa: F401 (re-exported)
 from core.store_io import StoreLock, clear_os_errors, json_default, versions
 from core.store_rows import (
     ACTIVE,

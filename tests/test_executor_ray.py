@@ -15,7 +15,8 @@ ray = pytest.importorskip("ray")
 from core import data, executor, executor_ray, jobs  # noqa: E402
 from core.cli import main  # noqa: E402
 from core.config import RunSpec  # noqa: E402
-from core.runs import INTERRUPTED, RunStore, process_alive  # noqa: E402
+from core.procs import process_alive  # noqa: E402
+from core.runs import INTERRUPTED, RunStore  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
