@@ -242,7 +242,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = store.list_runs()
         cols = ("run_id", "ticker", "cell", "layers", "units", "lookback", "seed", "state", "rmse")
-        cols += ("skill", "size_bytes", "damaged")
+        cols += ("skill", "memory_horizon", "size_bytes", "damaged")
         lines = ["  ".join(cols)] + ["  ".join(_fmt(r[c]) for c in cols) for r in rows]
         print(json.dumps(rows, default=str) if args.json else "\n".join(lines))
         return 0

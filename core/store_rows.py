@@ -32,6 +32,7 @@ ROW_KEYS: tuple[str, ...] = (
 )
 ROW_KEYS += ("seed", "lr", "state", "error", "rmse", "skill", "created", "duration")
 ROW_KEYS += ("size_bytes", "damaged", "owner", "skill_p")  # skill_p: DM p-value vs naive
+ROW_KEYS += ("memory_horizon",)  # steps, of the kept weights (core/gates.py)
 # Known fields and their types; anything of another type is dropped (or set to None).
 _STATUS_INTS: tuple[str, ...] = ("epoch", "epochs", "pid")
 _STATUS_NUMS = ("pid_created", "queued_at", "started_ts")
@@ -212,4 +213,5 @@ def _summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
         "skill": metrics.get("skill"),
         "skill_p": num(dm.get("p_value")) if isinstance(dm, dict) else None,
         "duration": summary.get("train_seconds"),
+        "memory_horizon": h if isinstance(h := summary.get("memory_horizon"), int) else None,
     }

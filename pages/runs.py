@@ -36,6 +36,7 @@ COLUMNS = {  # list_runs() key -> column title, in display order
     "rmse": "test RMSE",
     "skill": "skill",
     "vs_naive": "vs naive",
+    "memory_horizon": "memory horizon",
     "created": "created",
     "duration": "train s",
     "size_mb": "size MB",
