@@ -12,7 +12,7 @@ from core.runs import RunStore
 
 ERRORS = ("return", "price")  # core.compare.ERRORS, kept here so the parser stays light
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
-SHOWN = ("rmse", "return_rmse", "skill", "return_skill", "directional_accuracy")
+SHOWN: tuple[str, ...] = ("rmse", "return_rmse", "skill", "return_skill", "directional_accuracy")
 SHOWN += ("direction_baseline", "train_seconds")
 
 
@@ -51,6 +51,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cells = _cells(args)
     base, prices = _prepared(args)
     first = base.train.seed
+    plans: list[tuple[Any, Any, Any]]  # (spec, prices, Fold or None)
     if args.folds >= 2:
         from core.folds import plan_folds
 

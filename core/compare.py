@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 ERRORS = ("return", "price")
 # Per-seed summary metrics reported as mean ± std over seeds (and folds).
-REPORTED = ("rmse", "mae", "mape", "return_rmse", "skill", "return_skill")
+REPORTED: tuple[str, ...] = ("rmse", "mae", "mape", "return_rmse", "skill", "return_skill")
 REPORTED += ("directional_accuracy", "direction_baseline", "naive_rmse")
 
 
@@ -65,7 +65,7 @@ def seed_forecast(frames: list[pd.DataFrame]) -> pd.DataFrame:
     the dates every seed predicted; indexed by date, with actual and naive columns."""
     import pandas as pd
 
-    test = [f[f["split"] == "test"].set_index("date") for f in frames]
+    test = [_as_forecast(f[f["split"] == "test"]).set_index("date") for f in frames]
     if not test:
         raise UserError("no finished run with predictions in this cell: train it first")
     common = test[0].index
@@ -78,6 +78,20 @@ def seed_forecast(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for col in ("predicted_price", "predicted_return"):
         out[col] = np.mean([t.loc[common, col].to_numpy(float) for t in test], axis=0)
     return out.sort_index()
+
+
+def _as_forecast(frame: pd.DataFrame) -> pd.DataFrame:
+    """A memory task's frame (sample, actual, predicted, baseline) in the price frame's
+    terms: the baseline (training mean) plays the naive forecast, deviations from it the
+    returns, so both error kinds are predicted − actual against baseline − actual."""
+    if "date" in frame.columns:
+        return frame
+    base = frame["baseline"]
+    return frame.assign(
+        date=frame["sample"], actual_price=frame["actual"], predicted_price=frame["predicted"],
+        naive_price=base, actual_return=frame["actual"] - base,
+        predicted_return=frame["predicted"] - base,
+    )  # fmt: skip
 
 
 def errors_of(forecast: pd.DataFrame, errors: str) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +217,32 @@ def _naive_block(forecasts: dict[str, pd.DataFrame]) -> dict[str, Any]:
     }
 
 
+def fold_forecasts(
+    store: RunStore, folds: list[dict[str, list[str]]]
+) -> list[dict[str, pd.DataFrame]]:
+    """Per fold, each cell's seed_forecast over its finished runs with predictions."""
+    out = []
+    for f in folds:
+        fcs = {}
+        for cell in [c for c in CELLS if c in f]:
+            frames = [store.predictions(r) for r, _ in _summaries(store, f[cell])]
+            frames = [fr for fr in frames if fr is not None]
+            if frames:
+                fcs[cell] = seed_forecast(frames)
+        out.append(fcs)
+    return out
+
+
+def cell_forecasts(
+    store: RunStore, runs: dict[str, list[str]] | list[dict[str, list[str]]]
+) -> dict[str, pd.DataFrame]:
+    """Each cell's seed-mean test forecast, the folds' test periods concatenated (pooled);
+    only cells with a forecast in every fold."""
+    per_fold = fold_forecasts(store, runs if isinstance(runs, list) else [runs])
+    cells = [c for c in CELLS if per_fold and all(c in fcs for fcs in per_fold)]
+    return {c: _pooled([fcs[c] for fcs in per_fold]) for c in cells}
+
+
 def compare(
     store: RunStore,
     runs: dict[str, list[str]] | list[dict[str, list[str]]],
@@ -217,19 +257,11 @@ def compare(
         raise UserError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
     folds = runs if isinstance(runs, list) else [runs]
     cells = [c for c in CELLS if any(c in f for f in folds)]
-    per_fold: list[dict[str, pd.DataFrame]] = []
     blocks = {}
     for cell in cells:
         rids = [r for f in folds for r in f.get(cell, [])]
         blocks[cell] = _cell_block(store, rids, _summaries(store, rids))
-    for f in folds:
-        fcs = {}
-        for cell in cells:
-            frames = [store.predictions(r) for r, _ in _summaries(store, f.get(cell, []))]
-            frames = [fr for fr in frames if fr is not None]
-            if frames:
-                fcs[cell] = seed_forecast(frames)
-        per_fold.append(fcs)
+    per_fold = fold_forecasts(store, folds)
     complete = [c for c in cells if all(c in fcs for fcs in per_fold)]
     report: dict[str, Any] = {"errors": errors, "alpha": alpha, "cells": blocks}
     if not complete:

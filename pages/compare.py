@@ -3,19 +3,21 @@
 A comparison is a set of run ids. It comes from the form (prices from the same sources as
 Train, pages/sources.py: bundled, Yahoo Finance or a CSV upload; missing runs are submitted,
 finished ones reused from the store) or from runs already in the store that differ only in
-cell and seed. Results show seed spread, the naive baseline and a Diebold-Mariano verdict.
+cell and seed. Every number and verdict comes from core.compare (the engine the CLI uses
+too): seed spread, the naive baseline, Holm-adjusted Diebold-Mariano tests and, with
+walk-forward folds, the pooled verdict beside each fold's skill. This page only draws.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import evaluation, jobs, plots
+from core import compare, jobs, plots, plots_compare
 from core.config import CELLS, OPTIMIZERS, RunSpec
 from core.errors import UserError
 from pages import words
@@ -23,16 +25,22 @@ from pages.sources import data_source  # the same data sources as Train
 from pages.ui import cell_name, get_store, show_error
 
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
+FOLDS_KEY = "compare_folds"  # walk-forward: [{test_start, test_end, run_ids}] or None
 ACTIVE = ("queued", "running")
-METRICS = {
-    "rmse": "RMSE (price)",
-    "mae": "MAE (price)",
-    "skill": "Skill vs naive",
-    "directional_accuracy": "Direction right",
+# Table columns in Results' units and formats: key → (title, format of mean and of std).
+COLUMNS = {
+    "rmse": ("RMSE (price)", "{:.2f}", "{:.2f}"),
+    "mae": ("MAE (price)", "{:.2f}", "{:.2f}"),
+    "mape": ("MAPE", "{:.3f}%", "{:.3f}%"),
+    "return_rmse": ("RMSE (return)", "{:.5f}", "{:.5f}"),
+    "skill": ("Skill vs naive", "{:+.4f}", "{:.4f}"),
+    "directional_accuracy": ("Direction right", "{:.1%}", "{:.1%}"),
+    "direction_baseline": ("Majority direction", "{:.1%}", "{:.1%}"),
+    "train_seconds": ("Train time (s)", "{:.1f}", "{:.1f}"),
 }
 
 
-def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame] | None:
+def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame, int] | None:
     """The prices (the same sources as Train), then one form for the shared settings and
     which cells and how many seeds; None while a CSV upload is awaited."""
     chosen = data_source("compare")  # opens on sources.DEFAULT_FROM, as Train
@@ -56,6 +64,12 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame] | None:
             "Cells", CELLS, default=["lstm", "gru"], format_func=cell_name, key="compare_cells"
         )
         seeds = st.slider("Seeds per cell", 1, 10, 3, key="compare_seeds")
+        folds = st.number_input(
+            "Walk-forward folds (1 = one test period)", 1, 10, 1, key="compare_folds_k",
+            help="K consecutive test periods at the end of the data, each as long as an "
+            "ordinary test split; every fold trains and validates only on the days before "
+            "its test period. The verdict pools all folds' out-of-sample errors.",
+        )  # fmt: skip
         submitted = st.form_submit_button("Compare", type="primary", key="compare_submit")
     spec = RunSpec().replace(
         **source_fields,
@@ -68,18 +82,39 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame] | None:
         epochs=epochs,
         patience=patience,
     )
-    return submitted, spec, cells, seeds, prices
+    return submitted, spec, cells, seeds, prices, int(folds)
 
 
-def submit_all(spec: RunSpec, cells: list[str], seeds: int, prices: pd.DataFrame) -> None:
+def submit_all(
+    spec: RunSpec, cells: list[str], seeds: int, prices: pd.DataFrame, folds: int = 1
+) -> None:
+    """Submit every cell × seed (× fold); all plans are checked before the first submit."""
     if not cells:
         raise UserError("pick at least one cell to compare (two or more to compare them)")
-    ids, reused = [], 0
-    for cell, seed in itertools.product(cells, range(seeds)):
-        sub = jobs.submit(spec.replace(cell=cell, seed=seed).validate(), prices)
-        ids.append(sub.run_id)
-        reused += bool(sub.cached)
+    plans: list[tuple[RunSpec, pd.DataFrame, Any]] = [(spec, prices, None)]
+    if folds >= 2:
+        from core.folds import plan_folds
+
+        if prices is None:
+            raise UserError("walk-forward folds need prices: set folds to 1 for a memory task")
+        plans = [(f.spec, f.prices, f) for f in plan_folds(prices, spec, folds)]
+    for fold_spec, _, _ in plans:
+        for cell, seed in itertools.product(cells, range(seeds)):
+            fold_spec.replace(cell=cell, seed=seed).validate()
+    ids, reused, fold_rows = [], 0, []
+    for fold_spec, fold_prices, fold in plans:
+        fold_ids = []
+        for cell, seed in itertools.product(cells, range(seeds)):
+            sub = jobs.submit(fold_spec.replace(cell=cell, seed=seed).validate(), fold_prices)
+            fold_ids.append(sub.run_id)
+            reused += bool(sub.cached)
+        ids += fold_ids
+        if fold is not None:
+            fold_rows.append(
+                {"test_start": fold.test_start, "test_end": fold.test_end, "run_ids": fold_ids}
+            )
     st.session_state[IDS_KEY] = ids
+    st.session_state[FOLDS_KEY] = fold_rows or None
     if reused:
         st.success(f"{reused} of {len(ids)} runs served from the run store: trained before.")
 
@@ -128,8 +163,8 @@ def choose() -> None:
         try:
             chosen = _base_spec()
             if chosen is not None and chosen[0]:  # submitted
-                _, spec, cells, seeds, prices = chosen
-                submit_all(spec.validate(), cells, seeds, prices)
+                _, spec, cells, seeds, prices, folds = chosen
+                submit_all(spec.validate(), cells, seeds, prices, folds)
         except UserError as exc:
             show_error(exc)
     with stored:
@@ -140,6 +175,7 @@ def choose() -> None:
         label = st.selectbox("Runs that share data and settings", list(groups), key="compare_group")
         if st.button("Compare these runs", key="compare_stored"):
             st.session_state[IDS_KEY] = groups[label]
+            st.session_state[FOLDS_KEY] = None
 
 
 @st.fragment(run_every=1.0)
@@ -161,7 +197,7 @@ def progress(ids: list[str]) -> None:
 
 
 def load_runs(ids: list[str]) -> dict[str, list[dict]]:
-    """Finished runs by cell: spec, metrics rows, gradients through time, predictions, summary."""
+    """Finished runs by cell (for the charts): metrics rows and gradients through time."""
     store = get_store()
     per_cell: dict[str, list[dict]] = {}
     for rid in ids:
@@ -169,111 +205,103 @@ def load_runs(ids: list[str]) -> dict[str, list[dict]]:
             continue
         spec = store.spec(rid)
         per_cell.setdefault(spec.model.cell, []).append(
-            dict(
-                id=rid,
-                seed=spec.train.seed,
-                rows=store.metrics(rid),
-                gtt=store.gradients_through_time(rid),
-                pred=store.predictions(rid),
-                summary=store.summary(rid) or {},
-            )
+            dict(id=rid, rows=store.metrics(rid), gtt=store.gradients_through_time(rid))
         )
     return dict(sorted(per_cell.items(), key=lambda kv: CELLS.index(kv[0])))
 
 
-def seed_mean_predictions(runs: list[dict]) -> pd.DataFrame:
-    """Test-split predictions averaged over seeds, one row per date (the cell's forecast)."""
-    frames = [r["pred"] for r in runs if r["pred"] is not None]
-    test = pd.concat(frames)
-    test = test[test["split"] == "test"]
-    return test.groupby("date", as_index=False).agg(
-        split=("split", "first"),
-        actual_price=("actual_price", "first"),
-        predicted_price=("predicted_price", "mean"),
-        naive_price=("naive_price", "first"),
-    )
+def engine_runs(ids: list[str], folds: list[dict] | None) -> Any:
+    """What core.compare takes: {cell: ids}, or one such dict per walk-forward fold."""
+    store = get_store()
+    if folds:
+        return [compare.runs_by_cell(store, f["run_ids"]) for f in folds]
+    return compare.runs_by_cell(store, ids)
 
 
-def _mean_std(values: list[float], fmt: str) -> str:
-    vals = np.array([v for v in values if isinstance(v, (int, float))], dtype=float)
-    if vals.size == 0:
+def _mean_std(stat: dict | None, mean_fmt: str, std_fmt: str) -> str:
+    """'1.23 ± 0.04' (the std never signed), one value alone, '–' for none."""
+    stat = stat or {}
+    if stat.get("mean") is None:
         return "–"
-    if vals.size == 1:
-        return f"{vals[0]:{fmt}}"
-    return f"{vals.mean():{fmt}} ± {vals.std(ddof=1):{fmt}}"
+    if (stat.get("n") or 0) < 2:
+        return mean_fmt.format(stat["mean"])
+    return f"{mean_fmt.format(stat['mean'])} ± {std_fmt.format(stat['std'])}"
 
 
-def metrics_table(per_cell: dict[str, list[dict]]) -> pd.DataFrame:
-    fmts = {"rmse": ".3f", "mae": ".3f", "skill": "+.4f", "directional_accuracy": ".3f"}
-    rows, naive = [], {}
-    for cell, runs in per_cell.items():
-        ms = [r["summary"].get("metrics") or {} for r in runs]
-        row = {"cell": cell_name(cell), "seeds": len(runs)}
-        row |= {label: _mean_std([m.get(k) for m in ms], fmts[k]) for k, label in METRICS.items()}
-        row["train time (s)"] = _mean_std([r["summary"].get("train_seconds") for r in runs], ".1f")
-        row["parameters"] = str(runs[0]["summary"].get("params", "–"))
+def metrics_table(report: dict) -> pd.DataFrame:
+    """One row per cell (mean ± std over its runs) and the naive forecast's row."""
+    rows = []
+    verdicts = {r["cell"]: r["verdict"] for r in report.get("vs_naive", [])}
+    for cell, info in report["cells"].items():
+        row = {"cell": cell_name(cell), "runs": str(info["done"])}
+        for key, (title, fmt, sfmt) in COLUMNS.items():
+            row[title] = _mean_std(info["metrics"].get(key), fmt, sfmt)
+        row["parameters"] = f"{info['params']:,}" if info.get("params") else "–"
+        row["seed-mean forecast vs naive"] = verdicts.get(cell, "–")
         rows.append(row)
-        naive = {"rmse": ms[0].get("naive_rmse"), "mae": ms[0].get("naive_mae")}
-    rows.append(
-        {
-            "cell": "naive (tomorrow = today)",
-            "seeds": 0,
-            METRICS["rmse"]: _mean_std([naive.get("rmse")], ".3f"),
-            METRICS["mae"]: _mean_std([naive.get("mae")], ".3f"),
-            METRICS["skill"]: "0",
-        }
-    )
+    naive = report.get("naive") or {}
+    row = {"cell": "naive (tomorrow = today)", "runs": "–"}
+    for key, (title, fmt, _) in COLUMNS.items():
+        value = 0.0 if key == "skill" else naive.get(key)
+        row[title] = fmt.format(value) if isinstance(value, (int, float)) else "–"
+    rows.append(row)
     return pd.DataFrame(rows).fillna("–").astype(str)
 
 
-def verdicts(per_cell: dict[str, list[dict]]) -> list[tuple[str, str, bool]]:
-    """(pair, verdict, is_noise) per pair of cells, on seed-averaged test errors."""
-    errors = {}
-    for cell, runs in per_cell.items():
-        mean = seed_mean_predictions(runs).set_index("date")
-        errors[cell] = mean["predicted_price"] - mean["actual_price"]
-    out = []
-    for a, b in itertools.combinations(errors, 2):
-        e = pd.concat([errors[a], errors[b]], axis=1, join="inner").to_numpy()
-        text = evaluation.dm_verdict(cell_name(a), e[:, 0], cell_name(b), e[:, 1])
-        out.append((f"{cell_name(a)} vs {cell_name(b)}", text, text.startswith("no significant")))
-    return out
+def _gtt_rows(runs: list[dict], which: str) -> list[list[float]]:
+    rows = [plots_compare.gtt_norms(r["gtt"], which) for r in runs]
+    return [r for r in rows if r]
 
 
-def _gtt_last_epoch(runs: list[dict]) -> list[float]:
-    last = [r["gtt"]["norms"][-1] for r in runs if r["gtt"] and r["gtt"].get("norms")]
-    return np.mean(np.array(last, dtype=float), axis=0).tolist() if last else []
+def gradient_band(per_cell: dict[str, list[dict]]) -> None:
+    has_kept = any(((r["gtt"] or {}).get("kept") or {}).get("norms") for rs in per_cell.values()
+                   for r in rs)  # fmt: skip
+    options = ["weights kept (best epoch)", "last epoch"] if has_kept else ["last epoch"]
+    which = st.radio("Gradients of", options, horizontal=True, key="compare_gtt_which")
+    kind = "kept" if which.startswith("weights kept") else "last"
+    series = {c: _gtt_rows(rs, kind) for c, rs in per_cell.items()}
+    title = f"Gradient through time, {which}: mean ± std over seeds"
+    st.plotly_chart(plots_compare.gtt_band(series, title), key="compare_gtt")
 
 
-def show_results(per_cell: dict[str, list[dict]]) -> None:
+def show_verdict(report: dict) -> None:
+    pairs = report.get("pairs") or []
+    for pair in pairs:
+        st.markdown(f"**{cell_name(pair['a'])} vs {cell_name(pair['b'])}:** {pair['verdict']}")
+    for row in report.get("vs_naive") or []:
+        st.markdown(f"**{cell_name(row['cell'])} vs naive:** {row['verdict']}")
+    if not pairs:
+        st.info("Only one cell here: pick two or more cells to compare them.")
+    text = report["verdict"]
+    lost = text.startswith("Every cell lost")
+    (st.warning if lost or text.startswith("No cell") else st.success)(text)
+
+
+def show_results(ids: list[str], folds: list[dict] | None) -> None:
+    store = get_store()
+    per_cell = load_runs(ids)
     st.plotly_chart(
         plots.val_loss_band({c: [r["rows"] for r in rs] for c, rs in per_cell.items()}),
         key="compare_val_band",
     )
-    st.subheader("Test metrics: mean ± std over seeds")
-    st.dataframe(metrics_table(per_cell), hide_index=True, key="compare_table")
-    if any(len(rs) < 3 for rs in per_cell.values()):
+    errors = st.radio("Test on", compare.ERRORS, horizontal=True, key="compare_errors",
+                      format_func=lambda e: f"{e} errors" + (" (scale-free)" if e == "return"
+                                                             else " (weighs days by price²)"))  # fmt: skip
+    runs = engine_runs(ids, folds)
+    report = compare.compare(store, runs, errors=errors)
+    where = f"{len(folds)} walk-forward folds, pooled" if folds else "test split"
+    st.subheader(f"Test metrics ({where}): mean ± std over runs")
+    st.dataframe(metrics_table(report), hide_index=True, key="compare_table")
+    if any(len(rs) < 3 for rs in per_cell.values()) and not folds:
         st.caption("With fewer than 3 seeds per cell the ± spread is a rough guess: add seeds.")
-    st.subheader("Is the difference real? (Diebold-Mariano on seed-averaged test errors)")
-    results = verdicts(per_cell)
-    for pair, text, _ in results:
-        st.markdown(f"**{pair}:** {text}")
-    if results and all(noise for _, _, noise in results):
-        st.info(
-            "The differences between cells are noise: no cell forecasts measurably better "
-            "than another on this test period."
-        )
-    elif not results:
-        st.info("Only one cell here: pick two or more cells to compare them.")
-    series = {
-        f"{cell_name(c)} (mean of {len(rs)})": (_gtt_last_epoch(rs), c)
-        for c, rs in per_cell.items()
-    }
-    st.plotly_chart(plots.gtt_lines(series, "Gradient through time, last epoch"), key="compare_gtt")
-    overlay = {
-        f"{cell_name(c)} (seed mean)": (seed_mean_predictions(rs), c) for c, rs in per_cell.items()
-    }
-    st.plotly_chart(plots.predictions_overlay(overlay), key="compare_overlay")
+    st.subheader(f"Is the difference real? (Diebold-Mariano on seed-averaged {errors} errors)")
+    show_verdict(report)
+    if folds and report.get("fold_skill"):
+        fig = plots_compare.fold_skill_chart(report["fold_skill"], folds)
+        st.plotly_chart(fig, key="compare_fold_skill")
+    gradient_band(per_cell)
+    fig = plots_compare.error_panels(compare.cell_forecasts(store, runs), errors)
+    st.plotly_chart(fig, key="compare_errors_chart")
 
 
 st.title("Compare cells")
@@ -292,11 +320,10 @@ try:
     if any(store.status(rid).get("state") in ACTIVE for rid in ids):
         progress(ids)
         st.stop()
-    per_cell = load_runs(ids)
-    if not per_cell:
+    if not any(store.status(rid).get("state") == "done" for rid in ids):
         st.warning("None of these runs finished: see the Runs page for their errors.")
         st.stop()
-    show_results(per_cell)
+    show_results(ids, st.session_state.get(FOLDS_KEY))
     words.horizon_by_cell(store, ids)
 except UserError as exc:
     show_error(exc)

@@ -90,3 +90,20 @@ def test_walk_forward_cli_reports_folds_and_is_a_cache_hit_the_second_time(store
     again = json.loads(second.stdout.strip().splitlines()[-1])
     assert again["folds"] == report["folds"] and again["pairs"] == report["pairs"]
     assert "epoch 1/1" not in second.stderr  # nothing trained: every fold's run was cached
+    _page_shows_the_same_pairs(report)
+
+
+def _page_shows_the_same_pairs(report: dict) -> None:
+    """One engine: the Compare page, given the CLI's runs and folds, prints the CLI's pairs."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at = at.switch_page("pages/compare.py")
+    at.session_state["compare_run_ids"] = [r for f in report["folds"] for r in f["run_ids"]]
+    at.session_state["compare_folds"] = report["folds"]
+    at.run()
+    assert not at.exception and not at.error
+    shown = [m.value for m in at.markdown if m.value.startswith("**GRU vs SimpleRNN:**")]
+    assert shown == [f"**GRU vs SimpleRNN:** {p['verdict']}" for p in report["pairs"]]
+    assert report["verdict"] in [w.value for w in list(at.warning) + list(at.success)]
+    assert len(at.get("plotly_chart")) == 4  # val loss, fold skill, gradients, errors

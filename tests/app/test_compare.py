@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import jobs
+from core import compare, jobs
 from core.runs import RunStore
 from tests.fakes import make_run
 
@@ -45,18 +45,29 @@ def test_two_seeds_per_cell_from_the_store(store_root):
 
     table = at.dataframe[0].value.set_index("cell")
     assert list(table.index) == ["LSTM", "GRU", "naive (tomorrow = today)"]
-    assert (table.loc[["LSTM", "GRU"], "seeds"] == "2").all()
+    assert (table.loc[["LSTM", "GRU"], "runs"] == "2").all()
     assert " ± " in table.loc["LSTM", "RMSE (price)"]
-    assert table.loc["LSTM", "parameters"] == "4385"  # the real default LSTM's count
+    assert "± +" not in " ".join(table.loc["LSTM"]) and "%" in table.loc["LSTM", "MAPE"]
+    assert table.loc["LSTM", "parameters"] == "4,385"  # the real default LSTM's count
 
-    verdict = [m.value for m in at.markdown if m.value.startswith("**LSTM vs GRU:**")]
-    assert len(verdict) == 1
+    # One engine: the page shows exactly core.compare's pairs and verdict for these runs.
+    store = RunStore(store_root)
+    report = compare.compare(store, compare.runs_by_cell(store, list(ids.values())))
+    (pair,) = report["pairs"]
+    shown = [m.value for m in at.markdown if m.value.startswith("**LSTM vs GRU:**")]
+    assert shown == [f"**LSTM vs GRU:** {pair['verdict']}"]
+    assert "Holm" in pair["verdict"]
     # The fakes are seeded, so the verdict is fixed: their errors differ, but not significantly.
-    assert "no significant difference" in verdict[0], verdict[0]
-    p_value = float(re.search(r"p = ([0-9.]+)", verdict[0]).group(1))
-    assert 0.05 < p_value < 1, verdict[0]  # the words agree with the number
+    assert "no significant difference" in shown[0], shown[0]
+    p_value = float(re.search(r"p = ([0-9.]+)", shown[0]).group(1))
+    assert 0.05 < p_value < 1, shown[0]  # the words agree with the number
+    assert report["verdict"] in [w.value for w in list(at.warning) + list(at.success)]
     assert any("fewer than 3 seeds" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 3  # val-loss band, gradients through time, overlay
+    assert len(at.get("plotly_chart")) == 3  # val-loss band, gradients band, errors vs naive
+    at.radio(key="compare_errors").set_value("price").run()
+    price = compare.compare(store, compare.runs_by_cell(store, list(ids.values())), "price")
+    shown = [m.value for m in at.markdown if m.value.startswith("**LSTM vs GRU:**")]
+    assert shown == [f"**LSTM vs GRU:** {price['pairs'][0]['verdict']}"]
 
 
 def test_one_cell_says_pick_two(store_root):
