@@ -12,12 +12,11 @@ import hashlib
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from core import cli_memory
 from core.config import RunSpec, check_run_id, run_id
-from core.errors import DataError, UserError
+from core.errors import UserError
 from core.runs import ACTIVE, RunStore, budget_from_env
 
 REPORTED = ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "skill")
@@ -85,15 +84,6 @@ def build_parser() -> Parser:
 # ---- data and specs ------------------------------------------------------------------
 
 
-def _read_csv_bytes(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"CSV file {path!r} not found: check the path") from None
-    except OSError as exc:
-        raise DataError(f"CSV file {path!r} cannot be read ({exc.strerror}): check it") from None
-
-
 def load_data(args: argparse.Namespace) -> tuple[Any, str, str | None]:
     """(prices, source, csv sha256) from --ticker/--source/--csv/--start/--end."""
     from core import data
@@ -101,7 +91,9 @@ def load_data(args: argparse.Namespace) -> tuple[Any, str, str | None]:
     if args.source == "task":
         raise UserError("a memory task has no prices: use train or compare with --source task")
     if args.csv is not None:
-        raw = _read_csv_bytes(args.csv)
+        from core.data_csv import read_csv_file  # checks the file before reading a byte
+
+        raw = read_csv_file(args.csv)
         prices = data.load_prices(
             "csv", args.ticker or "CSV", csv=raw, start=args.start, end=args.end
         )

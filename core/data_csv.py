@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from pathlib import Path
+import stat
 from typing import IO, Any
 
 import numpy as np
@@ -65,15 +65,7 @@ def _read_bytes(source: Any) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        try:
-            if path.stat().st_size > MAX_CSV_BYTES:
-                raise DataError(too_big)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DataError(
-                f"cannot read the CSV file ({exc.strerror or exc}): check the path"
-            ) from None
+        data = read_csv_file(source)
     elif hasattr(source, "read"):
         if hasattr(source, "seek"):
             source.seek(0)  # Streamlit reruns hand back an upload that was already read
@@ -86,6 +78,38 @@ def _read_bytes(source: Any) -> bytes:
     if len(data) > MAX_CSV_BYTES:
         raise DataError(too_big)
     return data
+
+
+def read_csv_file(path: str | os.PathLike) -> bytes:
+    """A CSV file's bytes; anything but a regular file, or a file over the limit, is refused
+    before a byte is read, and no more than the limit is ever read (a file growing meanwhile,
+    /dev/zero, a FIFO: none can make this take more memory than the limit)."""
+    shown = str(path)[:200]
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat the open file, not the
+        # path, so what is checked is what is read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DataError(f"CSV file {shown!r} not found: check the path") from None
+    except OSError as exc:
+        raise DataError(f"CSV file {shown!r} cannot be read ({exc.strerror}): check it") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{shown!r} is not a regular file: give the path of a CSV file")
+        if info.st_size > MAX_CSV_BYTES:
+            raise DataError(_too_big(info.st_size))
+        data = f.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise DataError(_too_big(len(data)))
+    return data
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"the CSV is {size / 2**20:,.0f} MB, larger than the {MAX_CSV_BYTES // 2**20} MB "
+        "limit: trim it to the dates you need"
+    )
 
 
 def _decode(data: bytes) -> str:

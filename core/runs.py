@@ -52,7 +52,7 @@ CHECKED = (
     "predictions.parquet",
     "model.keras",
 )
-PREDICTION_COLUMNS = ("date", "split", "actual_price", "predicted_price", "naive_price")
+PREDICTION_COLUMNS = ("date", "split", "actual_price", "predicted_price")
 INTERRUPTED = "interrupted: the worker process ended without finishing"
 # A queued run whose submitter has not yet recorded the worker pid; after this it is stale.
 PID_GRACE_S = 60.0

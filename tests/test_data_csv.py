@@ -195,7 +195,7 @@ def test_size_limit(monkeypatch, tmp_path):
 
 
 def test_missing_path_and_wrong_type():
-    with pytest.raises(DataError, match="cannot read the CSV file"):
+    with pytest.raises(DataError, match="not found: check the path"):
         load("/nonexistent/prices.csv")
     with pytest.raises(DataError, match="csv must be a file path, bytes or an uploaded file"):
         load(12345)
