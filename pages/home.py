@@ -5,11 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from core import svgplot
-from core.cells import cell_name
 from core.errors import UserError
 from core.overview import load_overview
 from pages import words
-from pages.ui import RESULTS_PAGE, TRAIN_PAGE, get_store, run_label, show_error
+from pages.ui import (
+    RESULTS_PAGE,
+    TRAIN_PAGE,
+    get_store,
+    run_label,
+    run_name,
+    show_error,
+    with_periods,
+)
 
 RECENT = 5  # runs listed on the home page; the Runs page has all of them
 
@@ -22,8 +29,11 @@ def overview(ticker: str) -> tuple[str, str]:
     closes come from a small JSON file saved beside the parquet: no pandas on this page."""
     weekly = load_overview(ticker)  # a fifth of the points, same shape
     label = f"S&P 500 ({ticker}), bundled data: weekly closes"
-    span = f"{weekly['rows']:,} trading days, {weekly['first']} to {weekly['last']}"
-    return svgplot.price_svg(weekly["dates"], weekly["closes"], label), f"{label}. {span}."
+    span = (
+        f"Daily closes from {weekly['first']} to {weekly['last']} ({weekly['rows']:,} trading "
+        f"days), drawn as {len(weekly['closes']):,} weekly closes"
+    )
+    return svgplot.price_svg(weekly["dates"], weekly["closes"], label), f"{span}."
 
 
 def _created(row: dict) -> str:
@@ -42,9 +52,16 @@ st.markdown(
     "never mistaken for a better architecture."
 )
 
-left, right = st.columns(2)
-left.page_link(TRAIN_PAGE, label="Train a model", icon=":material/model_training:")
-right.page_link("pages/theory.py", label="Why gradients vanish", icon=":material/functions:")
+# Two cards, each a bordered box with a wide link and a line on what is behind it, so they
+# read as the two ways in rather than as text.
+NEXT = (
+    (TRAIN_PAGE, "Train a model", ":material/model_training:", "Pick a cell and watch it learn."),
+    ("pages/theory.py", "Why gradients vanish", ":material/functions:", "The maths, live."),
+)
+for col, (page, label, icon, line) in zip(st.columns(2), NEXT, strict=True):
+    card = col.container(border=True)
+    card.page_link(page, label=f"**{label}**", icon=icon, width="stretch")
+    card.caption(line)
 words.preset_button("home_preset")  # the experiment that shows it, one click
 
 try:
@@ -62,18 +79,17 @@ except UserError as exc:
     runs = []
 if not runs:
     st.info("No runs yet: train one on the Train page; the first takes under a minute on a CPU.")
-recent = runs[:RECENT]
+recent = with_periods(runs[:RECENT])
 for row in recent:
     run_id = str(row.get("run_id") or row.get("id"))
     st.page_link(RESULTS_PAGE, label=run_label(row), query_params={"run": run_id})
 # A returning user's runs against the naive forecast at a glance. Its plotly chart, drawn
 # after the rest, also brings plotly.js into the browser for the Results page they open next.
 scored = [
-    {**row, "label": f"{cell_name(row.get('cell') or '?')} · {row.get('ticker')} · "
-     f"seed {row.get('seed')} · {str(row.get('run_id'))[:6]}"}
+    {**row, "label": f"{run_name(row)} · {str(row.get('run_id'))[:6]}"}
     for row in recent
     if row.get("state") == "done" and isinstance(row.get("skill"), (int, float))
-]  # fmt: skip
+]
 if scored:
     from core import plots  # here: a newcomer's first page loads neither plotly figures nor pandas
 

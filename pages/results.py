@@ -13,7 +13,6 @@ import json
 import os
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from core import evaluation, plots
@@ -29,11 +28,12 @@ from pages.ui import (
     plain,
     run_label,
     show_error,
+    with_periods,
 )
 
 KEY = "results_run"
 TAB_KEY = "results_tab"
-TABS = ("Gradients through time", "Spectral radius", "Residuals", "Spec and downloads")
+TABS = ("Gradients through time", "Spectral radius", "Errors vs naive", "Spec and downloads")
 # Shown with st.latex (rendered by KaTeX), never as raw text in a caption.
 GTT_FORMULA = (
     r"g_k = \operatorname{mean}_{\text{probe batch}} \lVert \partial L / \partial x_{T-1-k} \rVert"
@@ -93,6 +93,7 @@ def run_figures(root: str, run_id: str, stamp: float, cell: str) -> dict[str, An
         "gtt_last": plots.gtt_lines(last, title="Gradient through time, last epoch"),
         "spectral": plots.spectral_chart(rows),
         "residuals": None if pred is None else plots.residual_hist(pred, color=cell_color(cell)),
+        "errors": None if pred is None else plots.errors_chart(pred, color=cell_color(cell)),
     }
 
 
@@ -113,7 +114,7 @@ def _from_query(ids: list[str]) -> str | None:
 
 def _pick_run(runs: list[dict]) -> str:
     ids = [str(r["run_id"]) for r in runs]
-    labels = {str(r["run_id"]): run_label(r) for r in runs}
+    labels = {str(r["run_id"]): run_label(r) for r in with_periods(runs)}
     wanted = _from_query(ids)
     if st.session_state.get(KEY) not in ids:
         st.session_state.pop(KEY, None)  # a deleted run must not linger in the selector
@@ -291,22 +292,37 @@ def spectral_charts(figs: dict[str, Any], cell: str) -> None:
         )
 
 
-def spec_table(record: dict) -> pd.DataFrame:
-    rows = [
-        {"section": section, "setting": key, "value": json.dumps(value)}
-        for section, fields in (record.get("spec") or {}).items()
-        for key, value in (fields or {}).items()
-    ]
-    rows.append(
-        {
-            "section": "data",
-            "setting": "fingerprint",
-            "value": str(record.get("data_fingerprint", "?"))[:16] + "…",
-        }
-    )
-    for pkg, version in (record.get("versions") or {}).items():
-        rows.append({"section": "versions", "setting": pkg, "value": str(version)})
-    return pd.DataFrame(rows, columns=["section", "setting", "value"])
+@st.cache_data(show_spinner=False)
+def _bundled_bounds(ticker: str) -> tuple[str, str] | None:
+    """First and last day of a bundled file: what a spec's empty start/end meant."""
+    from core import data
+
+    try:
+        prices = data.load_prices(source="sample", ticker=ticker)
+    except UserError:
+        return None
+    return f"{prices.index[0]:%Y-%m-%d}", f"{prices.index[-1]:%Y-%m-%d}"
+
+
+def settings_list(rid: str, record: dict) -> None:
+    """The run's settings as three short lists in words, with the dates it really used; the
+    raw JSON is the download beside it."""
+    from core.periods import run_period
+    from core.spec_words import spec_sections
+
+    data_spec = (record.get("spec") or {}).get("data") or {}
+    bounds = None
+    if data_spec.get("source") == "sample" and not (
+        data_spec.get("start") and data_spec.get("end")
+    ):
+        bounds = _bundled_bounds(str(data_spec.get("ticker")))
+    sections = spec_sections(record, run_period(get_store().root, rid), bounds)
+    for col, (title, lines) in zip(st.columns(len(sections)), sections.items(), strict=True):
+        col.markdown(f"**{title}**")
+        col.markdown("\n".join(f"- {label}: {plain(str(value))}" for label, value in lines))
+    versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items() if v)
+    fingerprint = str(record.get("data_fingerprint", "?"))[:16]
+    st.caption(plain(f"Data fingerprint {fingerprint}… · {versions}"))
 
 
 def downloads(rid: str, data: dict) -> None:
@@ -357,6 +373,11 @@ def headline(data: dict, status: dict, figs: dict[str, Any]) -> None:
         st.info("No predictions yet: they are written when training finishes.")
     if figs.get("pred") is not None:
         st.plotly_chart(figs["pred"], key="res_pred")
+        st.caption(
+            "Daily prices move little from one day to the next, so the three lines nearly "
+            "coincide at this scale: the Errors vs naive tab below sets the model's errors "
+            "beside the naive forecast's."
+        )
 
 
 def secondary(rid: str, data: dict, figs: dict[str, Any]) -> None:
@@ -373,13 +394,15 @@ def _tab_body(label: str, rid: str, data: dict, figs: dict[str, Any]) -> None:
         gradient_charts(figs)
     elif label == "Spectral radius":
         spectral_charts(figs, run_cell(data))
-    elif label == "Residuals" and figs.get("residuals") is None:
-        st.info("No predictions yet: residuals appear when training finishes.")
-    elif label == "Residuals":
-        st.plotly_chart(figs["residuals"], key="res_resid")
+    elif label == "Errors vs naive" and figs.get("residuals") is None:
+        st.info("No predictions yet: errors appear when training finishes.")
+    elif label == "Errors vs naive":
+        left, right = st.columns(2)
+        left.plotly_chart(figs["errors"], key="res_errors")
+        right.plotly_chart(figs["residuals"], key="res_resid")
     else:
         if data.get("record"):
-            st.dataframe(spec_table(data["record"]), hide_index=True, key="res_spec")
+            settings_list(rid, data["record"])
         downloads(rid, data)
 
 

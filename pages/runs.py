@@ -17,36 +17,61 @@ import streamlit as st
 
 from core import evaluation, jobs
 from core.errors import UserError
-from pages.ui import RESULTS_PAGE, TRAIN_PAGE, cell_name, empty_state, get_store, plain
+from core.periods import month, span
+from pages.ui import (
+    RESULTS_PAGE,
+    TRAIN_PAGE,
+    empty_state,
+    get_store,
+    plain,
+    run_name,
+    with_periods,
+)
 
 ACTIVE = ("queued", "running")
 SELECTED = "runs_selected"  # the run ids chosen, as a list
 NOTICE = "runs_notice"  # (success text, [refusal texts]) from the last action
-COLUMNS = {  # list_runs() key -> column title, in display order
-    "run_id": "run",
-    "ticker": "ticker",
-    "cell": "cell",
-    "layers": "layers",
-    "units": "units",
-    "lookback": "lookback",
-    "epochs": "epochs",
-    "seed": "seed",
-    "lr": "learning rate",
+COLUMNS = {  # row key -> column title, in display order; the id last, as a detail
+    "name": "run",
+    "data": "data",
+    "test_period": "test period",
     "state": "state",
-    "rmse": "test RMSE",
+    "rmse": "test RMSE (price)",
     "skill": "skill",
     "vs_naive": "vs naive",
     "memory_horizon": "memory horizon",
+    "epochs": "epochs",
     "created": "created",
     "duration": "train s",
     "size_mb": "size MB",
+    "run_id": "id",
 }
+SOURCE_WORDS = {"sample": "bundled", "yahoo": "Yahoo", "csv": "CSV", "task": "task"}
+
+
+def _data(row: dict) -> str:
+    """'^GSPC (bundled)', 'my-prices (CSV)': the data a run used, its source in words."""
+    source = SOURCE_WORDS.get(str(row.get("source")), str(row.get("source") or "?"))
+    return f"{row.get('ticker') or '?'} ({source})"
+
+
+def _created(value: object) -> str:
+    """'2026-11-30T04:28:18' -> '30 Nov 2026, 04:28'."""
+    text = str(value or "")
+    if len(text) < 16:
+        return text
+    return f"{text[8:10].lstrip('0')} {month(text[:10])}, {text[11:16]}"
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
+    rows = with_periods(rows)
     df = pd.DataFrame(rows)
+    df["name"] = [run_name(r) for r in rows]
+    df["data"] = [_data(r) for r in rows]
+    periods = [r.get("period") or {} for r in rows]
+    df["test_period"] = [span(p.get("test_first"), p.get("test_last")) for p in periods]
+    df["created"] = df["created"].map(_created)
     df["size_mb"] = df["size_bytes"].fillna(0) / 2**20
-    df["cell"] = df["cell"].map(lambda c: cell_name(c) if isinstance(c, str) else "?")
     damaged = df["damaged"].fillna(False).astype(bool)
     df["state"] = df["state"].fillna("?").astype(str).where(~damaged, "damaged")
     df["vs_naive"] = [vs_naive(s, p) for s, p in zip(df["skill"], df["skill_p"], strict=True)]
@@ -69,7 +94,7 @@ def vs_naive(skill: object, p_value: object) -> str:
 
 def selected_ids(df: pd.DataFrame) -> list[str]:
     """The run ids chosen: read from this very table's positions, or kept from before."""
-    shown = [str(r) for r in df["run"]]
+    shown = [str(r) for r in df["id"]]
     key = table_key(shown)
     event = st.dataframe(
         df,
@@ -79,7 +104,10 @@ def selected_ids(df: pd.DataFrame) -> list[str]:
         key=key,
         column_config={
             "skill": st.column_config.NumberColumn(format="%+.4f"),
-            "test RMSE": st.column_config.NumberColumn(format="%.3f"),
+            "test RMSE (price)": st.column_config.NumberColumn(
+                format="%.2f",
+                help="Comparable only between runs with the same data and test period",
+            ),
             "train s": st.column_config.NumberColumn(format="%.1f"),
             "size MB": st.column_config.NumberColumn(format="%.2f"),
         },

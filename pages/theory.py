@@ -9,10 +9,29 @@ import streamlit as st
 from core import plots, theory
 from core.errors import UserError
 from pages import words
-from pages.ui import RESULTS_PAGE, empty_state, get_store, page_link, run_label, show_error
+from pages.ui import (
+    RESULTS_PAGE,
+    empty_state,
+    get_store,
+    page_link,
+    run_label,
+    show_error,
+    with_periods,
+)
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _sup(n: int) -> str:
+    """40 -> '⁴⁰': a power written as text, never as a caret."""
+    return str(n).translate(_SUPERSCRIPT)
+
 
 SIZE = 6  # small enough to print both matrices; the behaviour is the same at any size
 MAX_LINKS = 6  # own runs linked at the bottom; the Runs page lists all
+
+
+_CELLS = {str(j): st.column_config.NumberColumn(format="%.2f") for j in range(SIZE)}  # -0.50, 0.20
 
 
 def _matrix_frame(w: np.ndarray) -> pd.DataFrame:
@@ -47,9 +66,11 @@ def power_section() -> None:
         f"{theory.growth_rate(norms2):.3f}, i.e. ρ. Early steps can differ (non-normal W)."
     )
     right.markdown(f"**W** (ρ = {rho:.2f})")
-    right.dataframe(_matrix_frame(w), hide_index=True, key="theory_w_matrix")
+    right.dataframe(_matrix_frame(w), hide_index=True, key="theory_w_matrix", column_config=_CELLS)
     right.markdown(f"**Same signs**, ρ = {rho2:.2f} (W × {rho2 / rho:.3f})")
-    right.dataframe(_matrix_frame(w2), hide_index=True, key="theory_w2_matrix")
+    right.dataframe(
+        _matrix_frame(w2), hide_index=True, key="theory_w2_matrix", column_config=_CELLS
+    )
 
 
 def tanh_section() -> None:
@@ -91,7 +112,7 @@ def gates_and_clipping() -> None:
     kept = gate**k
     shown = f"{kept:.2g}" if kept >= 1e-300 else "0 (below float range)"
     st.markdown(
-        f"Kept after {k} steps: {gate:.2f}^{k} = **{shown}**. A Results page shows the run's "
+        f"Kept after {k} steps: {gate:.2f}{_sup(k)} = **{shown}**. A Results page shows the run's "
         "own gate means and its measured step factor, next to its memory horizon."
     )
     st.markdown(
@@ -136,7 +157,7 @@ def own_runs() -> None:
     if not runs:
         empty_state("No finished runs yet: train a SimpleRNN and an LSTM, then come back.")
         return
-    for row in runs[:MAX_LINKS]:
+    for row in with_periods(runs[:MAX_LINKS]):
         label = run_label(row) + _run_fact(store, row)
         page_link(RESULTS_PAGE, label=label, query_params={"run": row["run_id"]})
     page_link("pages/runs.py", label="All runs", icon=":material/folder_open:")

@@ -87,15 +87,21 @@ def _train_fields() -> dict:
         batch_size=st.number_input("Batch size", 1, 8192, 64, key="train_batch"),
         epochs=st.number_input("Epochs", 1, 1000, 20, key="train_epochs"),
     )
-    clip = st.checkbox("Clip the global gradient norm", value=False, key="train_clip")
-    clipnorm = st.number_input("Clip norm", 0.01, 100.0, 1.0, key="train_clipnorm")
-    t["clipnorm"] = float(clipnorm) if clip else None
+    # One field, not a checkbox beside a number: inside the form a number could not be
+    # greyed out while clipping is off, and it looked as if it acted.
+    clipnorm = st.number_input(
+        "Gradient clipping: max norm (0 = off)", 0.0, 100.0, 0.0, 0.5, key="train_clipnorm",
+        help="Rescale the global gradient when its norm exceeds this; 1 is a common choice.",
+    )  # fmt: skip
+    t["clipnorm"] = float(clipnorm) if clipnorm > 0 else None
     t["patience"] = st.number_input(
         "Early-stopping patience (0 = off)", 0, 1000, 5, key="train_pat"
     )
     t["seed"] = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
     t["mixed_precision"] = st.checkbox(
-        "Mixed precision (float16 on a GPU; ignored on the CPU)", key="train_mixed"
+        "Mixed precision (GPU only)",
+        key="train_mixed",
+        help="float16 arithmetic on a GPU; ignored on the CPU.",
     )
     return t
 

@@ -79,25 +79,56 @@ def _pick(run_info: dict[str, Any], key: str, section: str) -> Any:
     return nested.get(key)
 
 
-def run_label(run_info: dict[str, Any]) -> str:
-    """One line for a selector: 'LSTM · ^GSPC · 1×32 · seed 0 · done · skill +0.012 · 3f2a…'."""
-    parts = [cell_name(_pick(run_info, "cell", "model") or "?")]
-    parts.append(str(_pick(run_info, "ticker", "data") or "?"))
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _period(root: str, run_id: str, stamp: float) -> dict[str, str] | None:
+    from core.periods import run_period  # pyarrow: only pages that label runs load it
+
+    return run_period(root, run_id)
+
+
+def with_periods(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with 'period' (core.periods.run_period) added, cached per run and file time."""
+    root, out = str(get_store().root), []
+    for row in rows:
+        rid = str(row.get("run_id") or "")
+        try:
+            stamp = (Path(root) / rid / "predictions.parquet").stat().st_mtime
+        except OSError:
+            stamp = 0.0
+        out.append({**row, "period": _period(root, rid, stamp) if stamp else None})
+    return out
+
+
+def run_name(run_info: dict[str, Any]) -> str:
+    """What a person calls a run: 'LSTM 2×32 · ^GSPC · Feb 2010 – Dec 2018 · seed 0' (cell,
+    data, the days it forecast, seed); the period is there once with_periods added it."""
+    from core.periods import span
+
+    cell = cell_name(_pick(run_info, "cell", "model") or "?")
     units = _pick(run_info, "units", "model")
-    if units is not None:
-        parts.append(f"{_pick(run_info, 'layers', 'model') or 1}×{units}")
+    parts = [f"{cell} {_pick(run_info, 'layers', 'model') or 1}×{units}" if units else cell]
+    parts.append(str(_pick(run_info, "ticker", "data") or "?"))
+    period = run_info.get("period") or {}
+    if span(period.get("first"), period.get("last")):
+        parts.append(span(period.get("first"), period.get("last")))
     seed = _pick(run_info, "seed", "train")
     if seed is not None:
         parts.append(f"seed {seed}")
+    return " · ".join(parts)
+
+
+def run_label(run_info: dict[str, Any]) -> str:
+    """One line for a selector or link: the run's name, then its state, skill and id as
+    details: 'LSTM 1×32 · ^GSPC · Feb 2010 – Dec 2018 · seed 0 (done, skill +0.012, 3f2a9c1b)'."""
     state = run_info.get("state")
     if state is None and isinstance(run_info.get("status"), dict):
         state = run_info["status"].get("state")
-    parts.append("damaged" if run_info.get("damaged") else str(state or "unknown"))
+    details = ["damaged" if run_info.get("damaged") else str(state or "unknown")]
     skill = run_info.get("skill")
     if isinstance(skill, (int, float)):
-        parts.append(f"skill {skill:+.3f}")
-    parts.append(str(run_info.get("run_id") or run_info.get("id") or "?")[:8])
-    return " · ".join(parts)
+        details.append(f"skill {skill:+.3f}")
+    details.append(str(run_info.get("run_id") or run_info.get("id") or "?")[:8])
+    return f"{run_name(run_info)} ({', '.join(details)})"
 
 
 def page_link(

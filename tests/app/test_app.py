@@ -35,10 +35,12 @@ def test_home_on_an_empty_store(store_root):
     (image,) = at.get("image")
     svg = base64.b64decode(image.proto.imgs[0].url.split(",", 1)[1]).decode()
     assert svg.startswith("<svg") and "<polyline" in svg and ">2008</text>" in svg
-    assert "trading days, 1999" in at.caption[0].value
+    assert "from 1999-01-04 to 2018-12-31 (5,031 trading days), drawn as" in " ".join(
+        c.value for c in at.caption
+    )
     assert any("No runs yet" in i.value for i in at.info)
     labels = [p.proto.label for p in at.get("page_link")]
-    assert "Train a model" in labels and "Why gradients vanish" in labels
+    assert "**Train a model**" in labels and "**Why gradients vanish**" in labels
     text = sidebar_text(at)
     assert "Training device:** CPU" in text  # conftest hides GPUs from the workers
     assert "No jobs running or queued." in text
@@ -70,7 +72,7 @@ def test_home_lists_recent_runs_and_sidebar_shows_the_queue(store_root):
     # the finished run, and only it, against the naive forecast
     (chart,) = at.get("plotly_chart")
     (bars_trace,) = json.loads(chart.proto.spec)["data"]
-    assert bars_trace["y"] == [f"GRU · ^GSPC · seed 1 · {done[:6]}"]
+    assert bars_trace["y"] == [f"GRU 1×32 · ^GSPC · Jan 2015 – Dec 2015 · seed 1 · {done[:6]}"]
     assert len(bars_trace["x"]) == 1 and isinstance(bars_trace["x"][0], float)
 
 

@@ -53,7 +53,7 @@ def test_finished_run_renders_everything(store_root):
 
 @pytest.mark.parametrize(
     ("tab", "charts", "buttons", "tables"),
-    [("Spectral radius", 4, 0, 0), ("Residuals", 4, 0, 0), ("Spec and downloads", 3, 3, 1)],
+    [("Spectral radius", 4, 0, 0), ("Errors vs naive", 5, 0, 0), ("Spec and downloads", 3, 3, 0)],
 )
 def test_each_secondary_tab_builds_only_when_open(store_root, tab, charts, buttons, tables):
     make_run(store_root, cell="lstm", seed=0)
@@ -63,6 +63,9 @@ def test_each_secondary_tab_builds_only_when_open(store_root, tab, charts, butto
     assert not at.exception and not _errors(at)
     assert len(at.get("plotly_chart")) == charts  # 3 headline charts + the tab's own
     assert len(at.get("download_button")) == buttons and len(at.dataframe) == tables
+    if tab == "Spec and downloads":  # settings in words, the dates they really used, no JSON
+        text = " ".join(m.value for m in at.markdown)
+        assert "Prices: " in text and "Test split: " in text and "null" not in text
 
 
 def test_figures_are_built_once_per_run_and_modification_time(store_root, monkeypatch):
@@ -74,7 +77,7 @@ def test_figures_are_built_once_per_run_and_modification_time(store_root, monkey
     )
     rid = make_run(store_root, cell="gru", seed=0)
     at = _page(run=rid)
-    at.session_state["results_tab"] = "Residuals"
+    at.session_state["results_tab"] = "Errors vs naive"
     at.run()  # a tab switch reruns the page: the figures come from the cache
     _page(run=rid)  # a second visitor too
     assert len(calls) == 1 and not at.exception

@@ -1,5 +1,6 @@
 """Runs page: empty state, the table of every run, delete, cancel refusal, clear failed."""
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -23,7 +24,7 @@ def select_rows(at: AppTest, rows: list[int]) -> AppTest:
 
 
 def select_runs(at: AppTest, run_ids: list[str]) -> AppTest:
-    order = list(at.dataframe[0].value["run"])
+    order = list(at.dataframe[0].value["id"])
     return select_rows(at, [order.index(rid) for rid in run_ids])
 
 
@@ -39,11 +40,14 @@ def test_lists_every_run_with_state_and_metrics(store_root):
     failed = make_run(store_root, cell="rnn", seed=0, state="failed")
     at = open_runs()
     assert not at.exception
-    df = at.dataframe[0].value.set_index("run")
+    df = at.dataframe[0].value.set_index("id")
     assert set(df.index) == {done, failed}
-    assert df.loc[done, "cell"] == "GRU" and df.loc[done, "state"] == "done"
+    assert df.loc[done, "run"] == "GRU 1×32 · ^GSPC · Jan 2015 – Dec 2015 · seed 1"  # readable
+    assert df.loc[done, "data"] == "^GSPC (bundled)" and df.loc[done, "state"] == "done"
+    assert df.loc[done, "test period"].endswith("Dec 2015")  # RMSEs compare within a period
     assert df.loc[failed, "state"] == "failed"
-    assert df.loc[done, "test RMSE"] > 0 and df.loc[done, "size MB"] > 0
+    assert df.loc[done, "test RMSE (price)"] > 0 and df.loc[done, "size MB"] > 0
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", df.loc[done, "created"])
     assert "2 runs using" in at.caption[0].value
 
 
@@ -51,7 +55,7 @@ def test_delete_selected_run(store_root):
     keep = make_run(store_root, cell="lstm", seed=0)
     make_run(store_root, cell="gru", seed=0)
     at = open_runs()
-    order = list(at.dataframe[0].value["run"])
+    order = list(at.dataframe[0].value["id"])
     gone = next(rid for rid in order if rid != keep)
     at = select_rows(at, [order.index(gone)])
     assert not at.exception
@@ -86,7 +90,7 @@ def test_clear_failed_runs_keeps_the_rest(store_root):
 def test_delete_twice_never_slides_onto_the_next_row(store_root):
     runs = [make_run(store_root, cell="lstm", seed=s) for s in range(3)]
     at = open_runs()
-    first = list(at.dataframe[0].value["run"])[0]
+    first = list(at.dataframe[0].value["id"])[0]
     at = select_rows(at, [0])
     at.button(key="runs_delete").click().run()
     assert not at.exception
@@ -112,7 +116,7 @@ def test_run_added_between_selection_and_click_cannot_redirect_delete(store_root
 def test_run_removed_between_selection_and_click_cannot_redirect_delete(store_root):
     runs = [make_run(store_root, cell="lstm", seed=s) for s in range(3)]
     at = open_runs()
-    order = list(at.dataframe[0].value["run"])
+    order = list(at.dataframe[0].value["id"])
     target = order[2]
     at = select_runs(at, [target])
     RunStore(store_root).delete(order[0])  # rows shift up under the selection

@@ -202,7 +202,7 @@ def test_hand_edited_runs_are_damaged_not_crashes(store_root, capsys, figures):
         )
     runs_page = AppTest.from_file(str(PAGES / "runs.py"), default_timeout=60).run()
     assert not runs_page.exception
-    states = runs_page.dataframe[0].value.set_index("run")["state"]
+    states = runs_page.dataframe[0].value.set_index("id")["state"]
     assert all(states[rid] == "damaged" for rid in ids.values())
 
     assert cli.main(["runs", "list", "--json"]) == 0
