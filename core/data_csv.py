@@ -37,6 +37,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 _PRICES = ("open", "high", "low", "close", "adj_close")
 _ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[T\s])"
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
+_TIME = r"[ T](\d{1,2}:\d{2}(?::\d{2})?)"
 _US = r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})(?:$|\s)"
 
 
@@ -218,6 +219,9 @@ def _parse_dates(column: pd.Series, notes: list[str]) -> pd.DatetimeIndex:
     ymd = ymd.where(ymd[0].between(_FIRST_YEAR, _LAST_YEAR))
     parts = pd.DataFrame({"year": ymd[0], "month": ymd[1], "day": ymd[2]})
     dates = pd.to_datetime(parts, errors="coerce")
+    # An intraday file: keep the time of day so each day's last row can be the one kept.
+    clock = text.str.extract(_TIME)[0]
+    dates = dates + pd.to_timedelta(clock.where(clock.notna(), "00:00:00"), errors="coerce")
     if len(text) and dates.isna().all():
         sample = text.iloc[0][:30] if len(text) else ""
         raise DataError(
@@ -257,7 +261,7 @@ def _parse_numbers(column: pd.Series, delimiter: str, is_volume: bool) -> np.nda
 def _clean(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     df = _drop(df, df.index.isna(), "with unreadable dates", notes)
     today = pd.Timestamp.today().normalize()
-    df = _drop(df, df.index > today, f"dated after today ({today.date()})", notes)
+    df = _drop(df, df.index.normalize() > today, f"dated after today ({today.date()})", notes)
     df = _drop(df, ~(df["close"] > 0), "with a missing or non-positive close", notes)
     for column in [c for c in df.columns if c != "close"]:
         valid = df[column] >= 0 if column == "volume" else df[column] > 0
@@ -266,13 +270,14 @@ def _clean(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
             notes.append(f"ignored the {column} column: most of its values are missing or invalid")
         else:
             df = _drop(df, ~valid.to_numpy(), f"with a missing or invalid {column}", notes)
-    df = _drop(
-        df, df.index.duplicated(keep="first"), "repeating an earlier date (kept the first)", notes
-    )
     if not df.index.is_monotonic_increasing:
         order = "newest first" if df.index.is_monotonic_decreasing else "out of order"
-        df = df.sort_index()
+        df = df.sort_index(kind="stable")
         notes.append(f"sorted the rows into date order (the file was {order})")
+    # One row per day: the day's last (its close), after sorting by the time of day.
+    days = df.index.normalize()
+    df = _drop(df, days.duplicated(keep="last"), "repeating an earlier date (kept the last)", notes)
+    df.index = df.index.normalize()
     ordered = [
         c for c in ("open", "high", "low", "close", "adj_close", "volume") if c in df.columns
     ]

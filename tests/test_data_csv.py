@@ -134,7 +134,7 @@ def test_bad_rows_are_dropped_with_a_plain_account():
     assert "dropped 2 rows with unreadable dates" in notes
     assert f"dropped 1 row dated after today ({date.today()})" in notes
     assert "dropped 4 rows with a missing or non-positive close" in notes
-    assert "dropped 3 rows repeating an earlier date (kept the first)" in notes
+    assert "dropped 3 rows repeating an earlier date (kept the last)" in notes
 
 
 def test_mostly_empty_optional_column_is_ignored_with_a_note():
@@ -290,3 +290,14 @@ def test_well_formed_csv_round_trips_exactly(sep, fmt, header, dollars, cents):
     df = load(make_csv(header.replace(",", sep), rows))
     assert df["close"].tolist() == prices
     assert list(df.index) == list(DATES)
+
+
+def test_intraday_rows_keep_each_days_last_row():
+    rows = []
+    for d, c in zip(DATES, CLOSES, strict=True):
+        rows += [f"{d:%Y-%m-%d} 09:30:00,{c - 5}", f"{d:%Y-%m-%d} 16:00:00,{c}"]
+    df = load(make_csv(rows=rows))
+    assert len(df) == N and list(df["close"]) == pytest.approx(list(CLOSES))
+    assert (df.index == df.index.normalize()).all()
+    newest_first = load(make_csv(rows=rows[::-1]))
+    assert list(newest_first["close"]) == pytest.approx(list(CLOSES))
