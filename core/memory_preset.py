@@ -2,10 +2,13 @@
 shows the vanishing gradient (python -m core compare --preset memory; a button on Home,
 Theory and Compare).
 
-Settings are those tests/test_science.py measured: T = 50 steps, the answer 40 steps back,
-2,000 training samples, 16 units, batch 16, Adam, 12 epochs without early stopping, and
-each cell at a learning rate at which it can learn the task (LSTM 2e-3; GRU 3e-2;
-SimpleRNN at GRU's 3e-2, where it fails, and it fails at 2e-3 to 5e-3 too). Every run is
+Settings are those tests/test_science.py measured, with the LSTM's rate and the epochs
+re-measured for three model seeds: T = 50 steps, the answer 40 steps back, 2,000 training
+samples, 16 units, batch 16, Adam, 16 epochs without early stopping, and each cell at a
+learning rate at which it can learn the task. LSTM 1e-3: seeds 1, 2, 3 learned at epochs 7,
+9, 9 (at 2e-3 seed 2 had not learned after 24 epochs, nor at 5e-3). GRU 3e-2: seeds 1, 2, 3
+learned at epochs 11, 8, 5. SimpleRNN at GRU's 3e-2, where it fails (as at 2e-3 to 5e-3).
+Learning is a phase change whose epoch varies with the seed; 16 epochs leave a margin. Every run is
 an ordinary run in the store: a second call is a cache hit, and the page and the CLI read
 the same runs (their ids follow from the settings).
 """
@@ -24,13 +27,13 @@ from core.config import RunSpec
 CELLS = ("rnn", "lstm", "gru")
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 LAG = 40
-LEARNING_RATE = {"lstm": 2e-3, "gru": 3e-2, "rnn": 3e-2}
+LEARNING_RATE = {"lstm": 1e-3, "gru": 3e-2, "rnn": 3e-2}
 SEEDS = 3
 FIRST_SEED = 1
 SETTINGS = dict(
     source="task", task="marked-memory", ticker="marked-memory", lag=LAG, lookback=LAG + 10,
     n_train=2000, n_val=500, n_test=500, task_seed=0,
-    units=16, layers=1, batch_size=16, epochs=12, patience=0, probe_size=64,
+    units=16, layers=1, batch_size=16, epochs=16, patience=0, probe_size=64,
 )  # fmt: skip
 
 
