@@ -30,7 +30,12 @@ def add_parser(sub: Any, spec_flags: Callable[[argparse.ArgumentParser], None]) 
         help=f"searched setting, repeatable; one of {', '.join(sweep.PARAMS)}; "
         f"default {' '.join(sweep.DEFAULT_RANGES)}",
     )  # fmt: skip
-    p.add_argument("--parallel", type=int, default=None, help="trials at once (GRADLAB_WORKERS)")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="trials at once (default: GRADLAB_WORKERS, or the Ray cluster's GPUs/CPUs)",
+    )
     p.add_argument("--name", default=None, help="resume a saved sweep (sweep-…) as it was defined")
 
 
@@ -51,10 +56,10 @@ def _definition(args: argparse.Namespace) -> tuple[sweep.SweepDef, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from core import jobs, sweep_run
+    from core import sweep_run
     from core.cli import _emit, _stderr
 
-    parallel = args.parallel if args.parallel is not None else jobs.max_workers()
+    parallel = args.parallel if args.parallel is not None else _default_parallel()
     if not 1 <= parallel <= 64:
         raise sweep.SpecError(f"--parallel must be between 1 and 64, got {parallel}")
     if args.name is not None:
@@ -68,6 +73,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     report = sweep_run.run_sweep(store, d, _stderr, parallel)
     _emit(report, _lines(report), args.json)
     return 0 if set(report["best"]) == set(report["cells"]) else 1
+
+
+def _default_parallel() -> int:
+    """As many trials at once as the executor trains: GRADLAB_WORKERS, or the Ray cluster's."""
+    from core import executor, jobs
+
+    if executor.executor_name() == "ray":
+        from core.executor_ray import capacity
+
+        return capacity()
+    return jobs.max_workers()
 
 
 def _lines(report: dict[str, Any]) -> list[str]:

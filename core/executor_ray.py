@@ -85,6 +85,17 @@ def resources(ray: Any) -> dict[str, float]:
     return {"num_cpus": _env_cpus("GRADLAB_RAY_CPUS", 1) or 1}
 
 
+def capacity() -> int:
+    """Runs the cluster trains at once: its GPUs, else its CPUs per run's CPUs (1..64)."""
+    ray = connect()
+    total = ray.cluster_resources()
+    per_run = resources(ray)
+    slots = (
+        total.get("GPU", 0) if "num_gpus" in per_run else total.get("CPU", 1) // per_run["num_cpus"]
+    )
+    return max(1, min(64, int(slots)))
+
+
 def placement() -> dict[str, Any]:
     """Where this task runs, for status.json and summary.json."""
     import ray

@@ -28,6 +28,7 @@ from core.runs import ACTIVE, RunStore
 from core.sweep import PARAMS, SweepDef, budget, storage_url, sweeps_dir
 
 Log = Callable[[str], None]
+_drivers: list[Any] = []  # sweep drivers this process started (start_background)
 PRUNED = "pruned by the sweep: its validation loss trailed the median of earlier trials"
 
 
@@ -287,6 +288,7 @@ def start_background(store: RunStore, d: SweepDef) -> int:
     from core.sweep import save_def
 
     save_def(store.root, d)
+    _drivers[:] = [p for p in _drivers if p.poll() is None]  # reap: no zombies in the server
     proc = subprocess.Popen(  # noqa: S603 - fixed argv; the name is a checked hash
         [sys.executable, "-m", "core", "sweep", "--name", d.name],
         cwd=Path(__file__).resolve().parent.parent,
@@ -294,6 +296,7 @@ def start_background(store: RunStore, d: SweepDef) -> int:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # outlives the page's rerun; its runs are ordinary jobs
     )  # fmt: skip
+    _drivers.append(proc)
     return proc.pid
 
 

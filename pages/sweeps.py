@@ -124,6 +124,14 @@ def open_best_in_compare(report: dict, d: sweep.SweepDef, seeds: int) -> None:
 
 @st.fragment(run_every=2.0)
 def show_sweep(name: str) -> None:
+    """Progress, coordinates, table and best per cell, re-read every 2 s while it runs."""
+    try:
+        _show_sweep(name)
+    except UserError as exc:  # the fragment reruns alone: its errors are shown here
+        show_error(exc)
+
+
+def _show_sweep(name: str) -> None:
     store = get_store()
     d = sweep.load_def(store.root, name)
     report = sweep_run.report(store, d)
