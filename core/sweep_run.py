@@ -221,8 +221,24 @@ class Driver:
                 # Trial(study, id) rebuilds the live handle; _trial_id is the storage key.
                 trial = optuna.trial.Trial(study, frozen._trial_id)
                 a = Active(cell, trial, "", set(frozen.intermediate_values))
+                trial.set_user_attr("cell", cell)
                 self.log(f"trial {frozen.number} ({cell}): resumed")
-                self._submit(a, _params(frozen.params))
+                self._submit(a, _params(_draw_missing(trial, self.dists)))
+
+
+def _draw_missing(trial: Any, dists: dict[str, Any]) -> dict[str, Any]:
+    """All of a trial's settings: a driver killed inside ask() leaves some (or all) undrawn."""
+    dist = _optuna().distributions
+    for name, d in dists.items():
+        if name in trial.params:
+            continue
+        if isinstance(d, dist.CategoricalDistribution):
+            trial.suggest_categorical(name, d.choices)
+        elif isinstance(d, dist.IntDistribution):
+            trial.suggest_int(name, d.low, d.high, log=d.log)
+        else:
+            trial.suggest_float(name, d.low, d.high, log=d.log)
+    return dict(trial.params)
 
 
 def _params(raw: dict[str, Any]) -> dict[str, Any]:

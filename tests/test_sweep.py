@@ -96,10 +96,13 @@ def test_sweep_of_six_trials_resumes_after_a_crash_and_reuses_finished_ones(
     assert [t["state"] for t in first["trials"]].count("complete") == 4
     assert [t["state"] for t in first["trials"]].count("running") == 1  # left by the dead driver
 
+    # The driver may also die inside ask(): a RUNNING trial with none of its settings drawn.
+    sweep_run._study(d, "gru", sweep_run._storage(store.root)).ask()
     monkeypatch.setattr(jobs, "submit", _fake_submit(calls))  # "restarted"
     out = sweep_run.run_sweep(store, d)
     states = [t["state"] for t in out["trials"]]
-    assert states == ["complete"] * 6, out["trials"]
+    assert states == ["complete"] * 6, out["trials"]  # both orphans became gru's/lstm's third
+    assert all(set(t["params"]) == {"learning_rate", "units"} for t in out["trials"])
     assert len(calls) == 6  # the four finished trials were not submitted again
     assert out["storage"] == f"sqlite:///{store.root}/_sweeps/optuna.db"
     for cell in ("lstm", "gru"):
