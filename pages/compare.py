@@ -101,6 +101,11 @@ def submit_all(
     for fold_spec, _, _ in plans:
         for cell, seed in itertools.product(cells, range(seeds)):
             fold_spec.replace(cell=cell, seed=seed).validate()
+    if (total := len(plans) * len(cells) * seeds) > jobs.max_queue():  # all or nothing
+        raise UserError(
+            f"this comparison is {total} runs, more than the queue holds "
+            f"(GRADLAB_MAX_QUEUE={jobs.max_queue()}): use fewer cells, seeds or folds"
+        )
     ids, reused, fold_rows = [], 0, []
     for fold_spec, fold_prices, fold in plans:
         fold_ids = []
@@ -181,12 +186,16 @@ def choose() -> None:
 @st.fragment(run_every=1.0)
 def progress(ids: list[str]) -> None:
     store = get_store()
+    ids = present(store, ids)
     states = {rid: store.status(rid) for rid in ids}
     if all(s.get("state") not in ACTIVE for s in states.values()):
         st.rerun()
     for rid, s in states.items():
         epoch, epochs = int(s.get("epoch") or 0), int(s.get("epochs") or 0)
-        spec = store.spec(rid)
+        try:
+            spec = store.spec(rid)
+        except UserError:  # deleted elsewhere since present() looked
+            continue
         text = f"{cell_name(spec.model.cell)} seed {spec.train.seed}: {s.get('state')}"
         st.progress(min(epoch / epochs, 1.0) if epochs else 0.0, text=f"{text} {epoch}/{epochs}")
     if st.button("Cancel all", key="compare_cancel"):
@@ -194,6 +203,18 @@ def progress(ids: list[str]) -> None:
             if s.get("state") in ACTIVE:
                 jobs.cancel(rid)
         st.rerun()
+
+
+def present(store: Any, ids: list[str]) -> list[str]:
+    """ids whose runs still exist; runs deleted elsewhere leave the comparison, with a note."""
+    kept = [rid for rid in ids if store.run_dir(rid).exists()]
+    if len(kept) < len(ids):
+        st.session_state[IDS_KEY] = kept
+        folds = st.session_state.get(FOLDS_KEY) or []
+        for fold in folds:
+            fold["run_ids"] = [rid for rid in fold["run_ids"] if rid in kept]
+        st.warning(f"{len(ids) - len(kept)} run(s) of this comparison were deleted elsewhere.")
+    return kept
 
 
 def load_runs(ids: list[str]) -> dict[str, list[dict]]:
@@ -317,6 +338,7 @@ if not ids:
     st.stop()
 try:
     store = get_store()
+    ids = present(store, ids)
     if any(store.status(rid).get("state") in ACTIVE for rid in ids):
         progress(ids)
         st.stop()

@@ -173,3 +173,30 @@ def test_submits_every_cell_on_the_chosen_prices(store_root, monkeypatch, source
     finally:  # the submit queued real workers: stop them
         for job in jobs.queue(store):
             jobs.cancel(job["run_id"], store)
+
+
+def test_survives_a_run_deleted_elsewhere_mid_comparison(store_root):
+    ids = [make_run(store_root, cell=c, seed=s) for c in ("lstm", "gru") for s in (0, 1)]
+    at = open_compare()
+    at.session_state["compare_run_ids"] = ids
+    at.run()
+    assert not at.exception and at.dataframe
+    RunStore(store_root).delete(ids[0])  # another tab or the CLI removes one run
+    at.run()
+    assert not at.exception
+    assert any("deleted elsewhere" in w.value for w in at.warning)
+    assert at.session_state["compare_run_ids"] == ids[1:]
+    table = at.dataframe[0].value.set_index("cell")
+    assert table.loc["LSTM", "runs"] == "1" and table.loc["GRU", "runs"] == "2"
+
+
+def test_a_comparison_larger_than_the_queue_is_refused_up_front(store_root, monkeypatch):
+    monkeypatch.setenv("GRADLAB_MAX_QUEUE", "3")
+    at = open_compare()
+    _choose_csv(at)
+    at.number_input(key="compare_lookback").set_value(5)
+    at.slider(key="compare_seeds").set_value(2)  # 2 cells × 2 seeds = 4 runs > 3
+    at.button(key="compare_submit").click().run()
+    assert not at.exception
+    assert any("more than the queue holds" in e.value for e in at.error)
+    assert RunStore(store_root).run_ids() == []  # all or nothing: none was submitted
