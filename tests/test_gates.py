@@ -113,3 +113,35 @@ def test_step_factor_of_a_linear_rnn_is_its_contraction():
     got = gates.measure(model, np.ones((4, 6, 1), dtype=np.float32))["rnn_0"]
     assert got["step_factor"] == pytest.approx(0.7)
     assert got["tanh_slope"] == 1.0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_backward_steps_equal_autodiff_through_the_keras_cell(cell):
+    """Each step of the step-factor recursion is u ↦ (∂state_t/∂state_{t−1})ᵀ u, as
+    TensorFlow's autodiff through Keras' own cell computes it."""
+    import tensorflow as tf
+
+    from core import gates
+    from core.config import ModelSpec
+    from core.models import build_model
+
+    model = build_model(ModelSpec(cell=cell, units=4), 5, 2, 7, keras.Model)
+    k = model.get_layer("rnn_0").cell
+    w = [np.random.default_rng(1).normal(0, 0.6, v.shape) for v in k.get_weights()]
+    k.set_weights(w)  # non-trivial biases and gates
+    x = np.random.default_rng(2).normal(size=(3, 5, 2))
+    _, _, steps = gates._FORWARD[cell](k, x, "tanh")
+    width = 8 if cell == "lstm" else 4
+    u = np.random.default_rng(3).normal(size=(3, width))
+    states = [tf.zeros((3, 4))] * (2 if cell == "lstm" else 1)
+    for t in range(5):
+        prev = [tf.Variable(s) for s in states]
+        with tf.GradientTape() as tape:
+            _, new = k(tf.constant(x[:, t], tf.float32), prev if cell != "rnn" else prev[0])
+            new = new if isinstance(new, (list, tuple)) else [new]
+            out = tf.concat(new, axis=1)
+            target = tf.reduce_sum(out * tf.constant(u, tf.float32))
+        grads = tape.gradient(target, prev)
+        expected = np.concatenate([g.numpy() for g in grads], axis=1)
+        np.testing.assert_allclose(steps[t](u), expected, atol=1e-4)
+        states = [tf.constant(s) for s in new]
