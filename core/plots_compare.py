@@ -112,3 +112,17 @@ def fold_skill_chart(fold_skill: dict[str, list[Any]], folds: list[dict]) -> go.
     fig.add_hline(y=0, line=dict(color=NEUTRAL, dash="dot"))
     fig.update_layout(barmode="group")
     return fit_top(fig)
+
+
+def mark_epoch(fig: go.Figure, epoch: Any, axis: str = "x", words: str = "best") -> go.Figure:
+    """A dotted line at the best epoch (the weights early stopping restored and that the
+    predictions, the metrics and model.keras come from); Results marks every epoch chart."""
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not fig.data:
+        return fig
+    line = dict(color=NEUTRAL, dash="dot", width=1)
+    text = f"{words} epoch {epoch}"
+    if axis == "x":
+        fig.add_vline(x=epoch, line=line, annotation_text=text, annotation_position="top")
+    else:
+        fig.add_hline(y=epoch, line=line, annotation_text=text, annotation_position="right")
+    return fig

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import evaluation, plots
+from core import evaluation, plots, plots_compare
 from core.config import check_run_id
 from core.errors import UserError
 from core.runs import RunStore
@@ -82,19 +82,29 @@ def run_figures(root: str, run_id: str, stamp: float, cell: str) -> dict[str, An
     every session: a rerun (a tab switch, a second visitor) only sends them."""
     data = load_run(root, run_id, stamp)
     rows, gtt, pred = data["metrics"], data["gtt"] or {}, data["pred"]
+    best = (data.get("summary") or {}).get("best_epoch")
     norms = gtt.get("norms") or []
     epochs = gtt.get("epochs") or list(range(1, len(norms) + 1))
     last = {f"epoch {epochs[-1]}": (norms[-1], cell)} if norms and epochs else {}
+    label, kept = kept_label(data), (gtt.get("kept") or {}).get("norms")
+    mark = plots_compare.mark_epoch
     return {
         "pred": None if pred is None else plots.predictions_chart(pred, color=cell_color(cell)),
-        "loss": plots.loss_chart(rows, color=cell_color(cell)),
-        "grad_norm": plots.grad_norm_chart(rows),
-        "gtt_heatmap": plots.gtt_heatmap(gtt),
+        "loss": mark(plots.loss_chart(rows, color=cell_color(cell)), best),
+        "grad_norm": mark(plots.grad_norm_chart(rows), best),
+        "gtt_heatmap": mark(plots.gtt_heatmap(gtt), best, axis="y"),
         "gtt_last": plots.gtt_lines(last, title="Gradient through time, last epoch"),
-        "spectral": plots.spectral_chart(rows),
+        "gtt_kept": _kept_figure(kept, label, cell),
+        "spectral": mark(plots.spectral_chart(rows), best),
         "residuals": None if pred is None else plots.residual_hist(pred, color=cell_color(cell)),
         "errors": None if pred is None else plots.errors_chart(pred, color=cell_color(cell)),
     }
+
+
+def _kept_figure(kept: list | None, label: str, cell: str) -> Any:
+    if not kept:
+        return None
+    return plots.gtt_lines({label: (kept, cell)}, title=f"Gradient through time, {label}")
 
 
 def _from_query(ids: list[str]) -> str | None:
@@ -266,7 +276,30 @@ def training_charts(rows: list[dict], figs: dict[str, Any]) -> None:
         st.caption(f"Gradient clipping acted on up to {max(clipped):.0%} of an epoch's steps.")
 
 
-def gradient_charts(figs: dict[str, Any]) -> None:
+def kept_label(data: dict) -> str:
+    """'weights kept (best epoch k)': the weights model.keras, the predictions and the
+    metrics come from (early stopping restores the best epoch)."""
+    gtt = data.get("gtt") or {}
+    epoch = (gtt.get("kept") or {}).get("epoch") or (data.get("summary") or {}).get("best_epoch")
+    return f"weights kept (best epoch {epoch})" if epoch is not None else "weights kept"
+
+
+def single_epoch_choice(figs: dict[str, Any], data: dict) -> Any:
+    """The single-epoch chart: the kept weights by default, the last epoch on request."""
+    label = kept_label(data)
+    if figs.get("gtt_kept") is None:
+        st.caption(
+            f"This run recorded no probe of the {label}: the right-hand chart shows the last "
+            "epoch, whose weights the model did not keep when an earlier epoch was better."
+        )
+        return figs["gtt_last"]
+    options = [label, "last epoch"]
+    which = st.radio("Single-epoch chart", options, horizontal=True, key="res_gtt_which")
+    return figs["gtt_kept"] if which == label else figs["gtt_last"]
+
+
+def gradient_charts(figs: dict[str, Any], data: dict | None = None) -> None:
+    chosen = single_epoch_choice(figs, data or {})
     st.latex(GTT_FORMULA)
     st.caption(
         "How much the loss still feels the input k steps before the last one. A steep fall "
@@ -274,7 +307,7 @@ def gradient_charts(figs: dict[str, Any]) -> None:
     )
     left, right = st.columns(2)
     left.plotly_chart(figs["gtt_heatmap"], key="res_gtt_heatmap")
-    right.plotly_chart(figs["gtt_last"], key="res_gtt_last")
+    right.plotly_chart(chosen, key="res_gtt_last")
 
 
 def spectral_charts(figs: dict[str, Any], cell: str) -> None:
@@ -391,7 +424,7 @@ def secondary(rid: str, data: dict, figs: dict[str, Any]) -> None:
 
 def _tab_body(label: str, rid: str, data: dict, figs: dict[str, Any]) -> None:
     if label == "Gradients through time":
-        gradient_charts(figs)
+        gradient_charts(figs, data)
     elif label == "Spectral radius":
         spectral_charts(figs, run_cell(data))
     elif label == "Errors vs naive" and figs.get("residuals") is None:

@@ -79,3 +79,53 @@ def test_a_run_stored_before_the_verdicts_gets_them_from_its_predictions(store_r
     assert not at.exception and not at.error
     assert "vs majority" in _card(at, "Directional accuracy").delta
     assert any("Against tomorrow = today:" in c.value and "(p = " in c.value for c in at.caption)
+
+
+def _gradients_tab(store_root, kept: bool) -> AppTest:
+    rid = make_run(store_root, cell="lstm", seed=2, epochs=5)
+    store = RunStore(store_root)
+    summary = store.summary(rid)
+    summary["best_epoch"] = 3
+    store.write_summary(rid, summary)
+    if kept:
+        gtt = store.gradients_through_time(rid)
+        gtt["kept"] = {"epoch": 3, "norms": gtt["norms"][3], "memory_horizon": None}
+        store.write_json(rid, "gradients_through_time.json", gtt)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["run"] = rid
+    return at.run()
+
+
+def _titles(at: AppTest) -> list[str]:
+    import json
+
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_charts_show_the_kept_weights_by_default_and_mark_the_best_epoch(store_root):
+    at = _gradients_tab(store_root, kept=True)
+    assert not at.exception
+    radio = at.radio(key="res_gtt_which")
+    assert radio.value == "weights kept (best epoch 3)"
+    assert "Gradient through time, weights kept (best epoch 3)" in _titles(at)
+    radio.set_value("last epoch").run()
+    assert "Gradient through time, last epoch" in _titles(at)
+    import json
+
+    loss = next(c for c in at.get("plotly_chart") if "Loss" in _titles_of(c))
+    shapes = json.loads(loss.proto.spec)["layout"].get("shapes", [])
+    assert any(s.get("x0") == 3 and s.get("x1") == 3 for s in shapes)  # best epoch marked
+
+
+def _titles_of(chart) -> str:
+    import json
+
+    return json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
+def test_without_a_kept_probe_the_last_epoch_is_labelled_as_such(store_root):
+    at = _gradients_tab(store_root, kept=False)
+    assert not at.exception
+    assert any(
+        "recorded no probe of the weights kept (best epoch 3)" in c.value for c in at.caption
+    )
