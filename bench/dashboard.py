@@ -1,6 +1,7 @@
 """Dashboard speed: server start, first page in a real browser, Results page, server memory.
 
-Usage: python bench/dashboard.py [--epochs N] [--repeats N] [--json]
+Usage: python bench/dashboard.py [--epochs N] [--repeats N] [--json] [--script-runs]
+--script-runs: each page's script runs on the server instead (bench/script_runs.py).
 
 `streamlit run app.py` (temporary run store) started three times on one port, driven by
 Debian's chromium through Playwright. "Cold" = a fresh browser context; "warm" = one context
@@ -425,7 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=2, help="epochs of the timed training run")
     ap.add_argument("--repeats", type=int, default=3, help="Results loads of each kind")
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    ap.add_argument("--script-runs", action="store_true", help="time each page's script runs")
     args = ap.parse_args(argv)
+    if args.script_runs:  # server side, no browser: what each page does per run
+        sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not yet a package
+        from bench import script_runs
+
+        return script_runs.main(["--repeats", str(args.repeats)] + ["--json"] * args.json)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} not found: apt-get install -y chromium", file=sys.stderr)
         return 2

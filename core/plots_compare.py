@@ -19,8 +19,10 @@ from core.plotkit import (
     empty_figure,
     f32,
     fit_top,
+    log_axis,
     positive,
 )
+from core.plots_training import GTT_TITLE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +48,8 @@ def gtt_norms(gtt: dict | None, which: str = "kept") -> list[float] | None:
 
 
 def gtt_band(per_cell: dict[str, list[list[float]]], title: str) -> go.Figure:
-    """Per cell: g_k mean over seeds with a ± 1 std band, on a log axis (lags on x)."""
-    fig = base_figure(title, "lag k (steps back)", "‖∂L/∂x_{T−1−k}‖", log_y=True)
+    """Per cell: gₖ mean over seeds with a ± 1 std band, on a log axis (lags on x)."""
+    fig = base_figure(title, "lag k (steps back)", GTT_TITLE, log_y=True)
     for cell, rows in per_cell.items():
         rows = [r for r in rows if r]
         if not rows:
@@ -63,7 +65,7 @@ def gtt_band(per_cell: dict[str, list[list[float]]], title: str) -> go.Figure:
                                      legendgroup=cell, hoverinfo="skip"))  # fmt: skip
         label = f"{cell_name(cell)} (n={len(rows)})"
         add_line(fig, lags, positive(mean), label, color, legendgroup=cell)
-    return fit_top(fig) if fig.data else empty_figure(title)
+    return fit_top(log_axis(fig)) if fig.data else empty_figure(title)
 
 
 def error_panels(forecasts: dict[str, pd.DataFrame], errors: str = "return") -> go.Figure:

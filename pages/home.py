@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from core import svgplot
@@ -34,6 +36,15 @@ def overview(ticker: str) -> tuple[str, str]:
         f"days), drawn as {len(weekly['closes']):,} weekly closes"
     )
     return svgplot.price_svg(weekly["dates"], weekly["closes"], label), f"{span}."
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def skill_figure(bars: tuple[tuple[str, str, float], ...]) -> Any:
+    """The skill chart for these (label, cell, skill) bars, built once and shared: Home
+    reruns (a returning user, the sidebar's refresh) only send it."""
+    from core import plots  # here: a newcomer's first page loads neither plotly nor pandas
+
+    return plots.skill_chart([dict(label=b[0], cell=b[1], skill=b[2]) for b in bars])
 
 
 def _created(row: dict) -> str:
@@ -91,6 +102,7 @@ scored = [
     if row.get("state") == "done" and isinstance(row.get("skill"), (int, float))
 ]
 if scored:
-    from core import plots  # here: a newcomer's first page loads neither plotly figures nor pandas
-
-    st.plotly_chart(plots.skill_chart(scored), key="home_skill_chart")
+    st.plotly_chart(
+        skill_figure(tuple((r["label"], r.get("cell") or "", r["skill"]) for r in scored)),
+        key="home_skill_chart",
+    )

@@ -364,7 +364,7 @@ def downloads(rid: str, data: dict) -> None:
     if pred is not None:
         cols[0].download_button(
             "Predictions (CSV)",
-            pred.to_csv(index=False),
+            lambda: pred.to_csv(index=False),  # built on a click, not on every rerun
             f"{rid}_predictions.csv",
             "text/csv",
             key="res_dl_pred",
@@ -383,7 +383,7 @@ def downloads(rid: str, data: dict) -> None:
     if record is not None:
         cols[2].download_button(
             "Spec (JSON)",
-            json.dumps(record, indent=1, sort_keys=True),
+            lambda: json.dumps(record, indent=1, sort_keys=True),
             f"{rid}_spec.json",
             "application/json",
             key="res_dl_spec",

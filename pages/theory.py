@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -38,6 +40,27 @@ def _matrix_frame(w: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(np.round(w, 2), columns=[f"{j}" for j in range(w.shape[1])])
 
 
+# The figures, cached per slider setting and shared by every session: a rerun that moved
+# another widget (the gate slider, a number below) sends them without building them again.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _power_figure(rho: float, rho2: float, n_max: int, seed: int) -> Any:
+    w = theory.random_matrix(rho, SIZE, seed)
+    x = theory.unit_vector(SIZE, seed)
+    w2 = theory.same_signs_other_radius(w, rho2)
+    series = {
+        f"W, ρ = {rho:.2f}": theory.power_norms(w, x, n_max),
+        f"same signs, ρ = {rho2:.2f}": theory.power_norms(w2, x, n_max),
+    }
+    return plots.theory_power_chart(series)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _tanh_figure(w: float, x_scale: float, n_max: int) -> Any:
+    series = {f"tanh RNN, w = {w:.2f}": theory.tanh_rnn_jacobian(w, n_max, x_scale=x_scale)}
+    reference = {f"linear, |w|ⁿ = {abs(w):.2f}ⁿ": theory.linear_rnn_jacobian(w, n_max)}
+    return plots.theory_tanh_chart(series, reference)
+
+
 def power_section() -> None:
     st.subheader("1 · Repeated multiplication: ‖Wⁿx‖")
     st.markdown(
@@ -59,8 +82,7 @@ def power_section() -> None:
     x = theory.unit_vector(SIZE, seed)
     norms, norms2 = theory.power_norms(w, x, n_max), theory.power_norms(w2, x, n_max)
     left, right = st.columns([3, 2])
-    series = {f"W, ρ = {rho:.2f}": norms, f"same signs, ρ = {rho2:.2f}": norms2}
-    left.plotly_chart(plots.theory_power_chart(series), key="theory_power")
+    left.plotly_chart(_power_figure(rho, rho2, n_max, seed), key="theory_power")
     left.caption(
         f"Measured growth per step over the last half: {theory.growth_rate(norms):.3f} and "
         f"{theory.growth_rate(norms2):.3f}, i.e. ρ. Early steps can differ (non-normal W)."
@@ -85,9 +107,7 @@ def tanh_section() -> None:
     w = c1.slider("recurrent weight w", -3.0, 3.0, 0.9, 0.05, key="theory_w")
     x_scale = c2.slider("input size (std of xₜ)", 0.0, 2.0, 0.5, 0.1, key="theory_xscale")
     n_max = int(st.session_state.get("theory_n", 50))
-    series = {f"tanh RNN, w = {w:.2f}": theory.tanh_rnn_jacobian(w, n_max, x_scale=x_scale)}
-    reference = {f"linear, |w|ⁿ = {abs(w):.2f}ⁿ": theory.linear_rnn_jacobian(w, n_max)}
-    st.plotly_chart(plots.theory_tanh_chart(series, reference), key="theory_tanh")
+    st.plotly_chart(_tanh_figure(w, x_scale, n_max), key="theory_tanh")
 
 
 def gates_and_clipping() -> None:
