@@ -53,6 +53,7 @@ CHECKED = (
     "model.keras",
 )
 PREDICTION_COLUMNS = ("date", "split", "actual_price", "predicted_price")
+TASK_PREDICTION_COLUMNS = ("sample", "split", "actual", "predicted")  # a memory task's frame
 INTERRUPTED = "interrupted: the worker process ended without finishing"
 # A queued run whose submitter has not yet recorded the worker pid; after this it is stale.
 PID_GRACE_S = 60.0
@@ -293,7 +294,8 @@ class RunStore:
             frame = pd.read_parquet(path)
         except Exception:  # unreadable or not parquet (pyarrow raises its own types)
             raise _damaged(run_id, "predictions.parquet") from None
-        if not set(PREDICTION_COLUMNS) <= set(frame.columns):
+        cols = set(frame.columns)
+        if not (set(PREDICTION_COLUMNS) <= cols or set(TASK_PREDICTION_COLUMNS) <= cols):
             raise _damaged(run_id, "predictions.parquet")
         return frame
 

@@ -92,3 +92,26 @@ def test_price_errors_are_an_option(store_root):
     runs = _store_runs(store, {"lstm": [0.5], "gru": [1.0]})
     ret, price = compare.compare(store, runs), compare.compare(store, runs, errors="price")
     assert price["errors"] == "price" and ret["pairs"][0]["stat"] != price["pairs"][0]["stat"]
+
+
+def test_memory_task_frames_use_the_baseline_as_the_naive_forecast(store_root):
+    store = RunStore()
+    rng = np.random.default_rng(1)
+    actual = rng.normal(0, 1, 60)
+    runs: dict[str, list[str]] = {}
+    for seed, (cell, noise) in enumerate([("lstm", 0.1), ("rnn", 1.0)]):
+        rid = store.create(RunSpec().replace(cell=cell, seed=seed), "ab" * 32)
+        frame = pd.DataFrame({"sample": np.arange(60), "split": "test", "actual": actual,
+                              "predicted": actual + noise * rng.normal(0, 1, 60),
+                              "baseline": np.full(60, 0.05)})  # fmt: skip
+        store.write_predictions(rid, frame)
+        store.model_path(rid).write_bytes(b"m")
+        store.write_summary(rid, {"metrics": {"skill": 0.5}, "params": 7})
+        store.write_status(rid, state="done")
+        runs[cell] = [rid]
+    report = compare.compare(store, runs)
+    skills = {r["cell"]: r["skill"] for r in report["vs_naive"]}
+    naive_rmse = np.sqrt(np.mean((0.05 - actual) ** 2))
+    e_lstm = store.predictions(runs["lstm"][0])["predicted"].to_numpy() - actual
+    assert skills["lstm"] == pytest.approx(1 - np.sqrt(np.mean(e_lstm**2)) / naive_rmse)
+    assert report["pairs"][0]["verdict"].startswith("LSTM better")
