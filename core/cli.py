@@ -103,7 +103,8 @@ def load_data(args: argparse.Namespace) -> tuple[Any, str, str | None]:
 
 
 def spec_from_args(args: argparse.Namespace, source: str, csv_sha: str | None) -> RunSpec:
-    names = ("target", "lookback", "layers", "units", "dropout", "epochs", "batch_size")
+    names: tuple[str, ...] = ("target", "lookback", "layers", "units", "dropout", "epochs")
+    names += ("batch_size",)
     names += ("learning_rate", "optimizer", "clipnorm", "patience", "seed", "start", "end")
     changes = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "cell", None) is not None:
@@ -151,7 +152,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     notes = list(prices.attrs.get("notes", []))
     first = prices.index[0].date().isoformat() if len(prices) else None
     last = prices.index[-1].date().isoformat() if len(prices) else None
-    info = {"rows": len(prices), "start": first, "end": last, "columns": list(prices.columns)}
+    info: dict[str, Any] = {"rows": len(prices), "start": first, "end": last}
+    info["columns"] = list(prices.columns)
     info.update(source=prices.attrs.get("source", source), ticker=prices.attrs.get("ticker"))
     info["notes"] = notes
     lines = [f"{info['ticker']}: {info['rows']} rows, {first} .. {last}"]
@@ -233,8 +235,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     store = RunStore()
     if args.action == "list":
         rows = store.list_runs()
-        cols = ("run_id", "ticker", "cell", "layers", "units", "lookback", "seed", "state", "rmse")
-        cols += ("skill", "memory_horizon", "size_bytes", "damaged")
+        cols: tuple[str, ...] = ("run_id", "ticker", "cell", "layers", "units", "lookback")
+        cols += ("seed", "state", "rmse", "skill", "memory_horizon", "size_bytes", "damaged")
         lines = ["  ".join(cols)] + ["  ".join(_fmt(r[c]) for c in cols) for r in rows]
         print(json.dumps(rows, default=str) if args.json else "\n".join(lines))
         return 0

@@ -9,7 +9,10 @@ opposite things on different data, and so do these words. Definitions: core/gate
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: no runtime dependency
+    from typing_extensions import TypeIs
 
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -21,7 +24,7 @@ def power_of_ten(x: float) -> str:
     return "10" + str(round(math.log10(x))).translate(_SUPERSCRIPT)
 
 
-def _num(x: Any) -> bool:
+def _num(x: Any) -> TypeIs[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -157,7 +160,7 @@ def run_sentences(spec: dict, summary: dict, gtt: dict | None) -> list[str]:
     return [s for s in out if s]
 
 
-def _ms(d: dict, pattern: str) -> str | None:
+def _ms(d: dict | None, pattern: str) -> str | None:
     if not d or not _num(d.get("mean")):
         return None
     return f"{pattern.format(d['mean'])} ± {pattern.format(d.get('std') or 0.0)}"

@@ -9,7 +9,7 @@ core.svgplot (both free of plotly and pandas); they are re-exported here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -144,7 +144,7 @@ def empty_figure(title: str = "", message: str = NO_DATA) -> go.Figure:
     return fit_top(fig)
 
 
-def integer_axis(fig: go.Figure, values: Sequence[Any], axis: str = "x") -> None:
+def integer_axis(fig: go.Figure, values: Iterable[Any], axis: str = "x") -> None:
     """Whole-number ticks (epochs): plotly would label 1.5 between epochs 1 and 2."""
     vals = np.asarray([v for v in values if v is not None], dtype=float)  # numpy ints too
     vals = vals[np.isfinite(vals)]
@@ -254,7 +254,7 @@ def y_range(df: pd.DataFrame) -> list[float] | None:
 def view_buttons(fig: go.Figure, df: pd.DataFrame, bounds: dict[str, tuple[Any, Any]]) -> None:
     """Buttons 'test' (the opening view), 'val + test' and 'all'; each sets both axes, since
     plotly keeps the y range of the old view when only x changes."""
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for label, first, last in (("test", "test", "test"), ("val + test", "val", "test")):
         if first not in bounds or last not in bounds:
             continue

@@ -53,7 +53,7 @@ def orphaned(path: Path, min_age_s: float) -> bool:
     """A temp file whose writer is gone (or that is older than min_age_s): safe to delete."""
     match = _TMP_PID_RE.match(path.name)
     try:
-        pid = int(match.group(1) or match.group(2))
+        pid = int(match.group(1) or match.group(2))  # type: ignore[union-attr]  # no match: caught below
         age = time.time() - path.stat().st_mtime
     except (AttributeError, FileNotFoundError):
         return False

@@ -26,8 +26,10 @@ def _date_range(data: dict, period: dict | None, bounds: tuple[str, str] | None)
 
 
 def data_lines(data: dict, period: dict | None, bounds: tuple[str, str] | None) -> list:
-    source = data.get("source")
-    lines = [("Data", f"{data.get('ticker')} ({SOURCES.get(source, source)})")]
+    source = str(data.get("source"))
+    lines: list[tuple[str, Any]] = [
+        ("Data", f"{data.get('ticker')} ({SOURCES.get(source, source)})")
+    ]
     if source == "task":
         lines += [(k.replace("_", " "), data.get(k)) for k in TASK_ONLY if k in data]
     else:
@@ -36,7 +38,10 @@ def data_lines(data: dict, period: dict | None, bounds: tuple[str, str] | None) 
         lines.append(("Forecast days", f"{period['first']} to {period['last']}"))
         lines.append(("Test split", f"{period['test_first']} to {period['test_last']}"))
     features = ", ".join(FEATURES.get(f, f) for f in data.get("features") or [])
-    lines += [("Inputs", features), ("Target", TARGETS.get(data.get("target"), data.get("target")))]
+    lines += [
+        ("Inputs", features),
+        ("Target", TARGETS.get(str(data.get("target")), data.get("target"))),
+    ]
     lines.append(("Lookback", f"{data.get('lookback')} days"))
     val, test = data.get("val_frac"), data.get("test_frac")
     if isinstance(val, (int, float)) and isinstance(test, (int, float)):
@@ -48,7 +53,7 @@ def data_lines(data: dict, period: dict | None, bounds: tuple[str, str] | None) 
 
 
 def model_lines(model: dict) -> list:
-    lines = [("Cell", cell_name(str(model.get("cell"))))]
+    lines: list[tuple[str, Any]] = [("Cell", cell_name(str(model.get("cell"))))]
     lines.append(("Layers × units", f"{model.get('layers')} × {model.get('units')}"))
     lines.append(("Activation", model.get("activation")))
     for key, label in (("dropout", "Input dropout"), ("recurrent_dropout", "Recurrent dropout")):

@@ -43,10 +43,10 @@ def price_svg(dates: Any, values: Any, label: str) -> str:
     sx = (SVG_W - left - right) / max(x[-1] - x[0], 1.0)
     sy = (SVG_H - top - bottom) / max(y1 - y0, 1e-12)
 
-    def px(v: np.ndarray) -> np.ndarray:
+    def px(v: Any) -> Any:  # an array of days or one day
         return left + (v - x[0]) * sx
 
-    def py(v: np.ndarray) -> np.ndarray:
+    def py(v: Any) -> Any:
         return SVG_H - bottom - (v - y0) * sy
 
     points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x), py(y), strict=True))

@@ -87,7 +87,7 @@ _MAKERS = {"marked-memory": _marked_memory, "adding": _adding}
 def make_task_dataset(spec: DataSpec) -> TaskDataset:
     """The task's train/val/test samples, the same for the same spec on every machine."""
     spec.validate()
-    splits = {}
+    splits: dict[str, TaskSplit] = {}
     counts = {"train": spec.n_train, "val": spec.n_val, "test": spec.n_test}
     for index, name in enumerate(SPLITS):
         # One independent stream per split: changing n_test never changes the train data.
@@ -97,7 +97,13 @@ def make_task_dataset(spec: DataSpec) -> TaskDataset:
         splits[name] = TaskSplit(name, x, y)
     y_mean = float(np.mean(splits["train"].y, dtype=np.float64))
     return TaskDataset(
-        **splits, task=spec.task, lag=spec.lag, lookback=spec.lookback, y_mean=y_mean
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        task=spec.task,
+        lag=spec.lag,
+        lookback=spec.lookback,
+        y_mean=y_mean,
     )
 
 

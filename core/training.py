@@ -33,7 +33,7 @@ from core.models import GATES, build_model, use_wavefront
 if keras.backend.backend() == "jax":
     from core import backend_jax as _backend
 else:
-    from core import backend_tf as _backend
+    from core import backend_tf as _backend  # type: ignore[no-redef]  # one of the two
 
 # The backend's half, under the names the rest of the project (and bench/) uses.
 BACKEND = _backend.BACKEND
@@ -118,7 +118,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.probe_x = probe_x  # the probe windows, for gate dynamics (None: not recorded)
         self.sink = sink
         self.history: list[dict] = []
-        self.gtt = {"lags": list(range(lookback)), "epochs": [], "norms": []}
+        self.gtt: dict[str, Any] = {"lags": list(range(lookback)), "epochs": [], "norms": []}
         self.diverged = False
         self._t0 = 0.0
         self._measuring: Future | None = None  # probe + radii of the epoch's final weights
@@ -311,7 +311,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 def force_xla(model: keras.Model) -> None:
     """XLA for a model's steps although op determinism is on (TensorFlow; JAX always is)."""
     if BACKEND == "tensorflow":
-        _backend.force_xla(model)
+        _backend.force_xla(model)  # type: ignore[attr-defined]  # backend_tf only
 
 
 def setup_device(mixed_precision: bool) -> dict:

@@ -130,7 +130,7 @@ def _train(store: RunStore, run_id: str, log: Log) -> dict[str, Any]:
     if spec.data.source == "task":  # generated from the spec, no prices stored
         from core import tasks
 
-        ds = tasks.make_task_dataset(spec.data)
+        ds: Any = tasks.make_task_dataset(spec.data)  # the same duck-typed splits
     else:
         ds = dataset.make_dataset(store.load_prices(fp), spec.data)
     from core import training  # TensorFlow loads here, after a slot is ours
