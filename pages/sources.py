@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import data
+from core import csv_bounded, data
 from core.config import DataSpec
 from core.data_csv import MAX_CSV_BYTES  # one limit: core, the pages and the server agree
 from core.errors import DataError
@@ -38,9 +38,11 @@ def yahoo_prices(ticker: str, start: str, end: str) -> pd.DataFrame:
     return data.load_prices(source="yahoo", ticker=ticker, start=start, end=end)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_data(show_spinner="Reading the CSV…", max_entries=4)
 def csv_prices(raw: bytes) -> pd.DataFrame:
-    return data.load_prices(source="csv", csv=raw)
+    # In a child process with its own memory and time budget: a huge upload never grows
+    # the server or stalls other visitors (core/csv_bounded.py).
+    return csv_bounded.parse_bounded(raw)
 
 
 def _date_range(key: str, lo: dt.date, hi: dt.date, default: tuple[dt.date, dt.date]) -> tuple:
@@ -55,7 +57,8 @@ def _slice(
     """Prices within a picked range (opening at ``first`` when given, else the whole file);
     start/end stay None when the range reaches the file's own first/last day."""
     lo, hi = full.index[0].date(), full.index[-1].date()
-    opening = min(max(first, lo), hi) if first else lo
+    # A file that ends before `first` opens on all of it, not on its last day alone.
+    opening = first if first and lo <= first < hi else lo
     start, end = _date_range(key, lo, hi, (opening, hi))
     prices = full.loc[pd.Timestamp(start) : pd.Timestamp(end)]
     return (

@@ -200,3 +200,15 @@ def test_a_comparison_larger_than_the_queue_is_refused_up_front(store_root, monk
     assert not at.exception
     assert any("more than the queue holds" in e.value for e in at.error)
     assert RunStore(store_root).run_ids() == []  # all or nothing: none was submitted
+
+
+def test_a_csv_ending_before_2010_opens_on_all_of_it(store_root):
+    at = open_compare()
+    dates = pd.bdate_range("2003-01-02", periods=300)
+    raw = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "close": np.linspace(50, 80, 300)})
+    at.radio(key="compare_source").set_value("CSV upload").run()
+    upload = ("old.csv", raw.to_csv(index=False).encode(), "text/csv")
+    at.file_uploader(key="compare_csv").set_value(upload).run()
+    assert not at.exception and not at.error
+    (picker,) = [d for d in at.date_input if d.key == "compare_dates_csv"]
+    assert tuple(picker.value) == (dates[0].date(), dates[-1].date())

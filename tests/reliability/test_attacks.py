@@ -8,6 +8,7 @@ before anything is read; the peak memory of the refusing process is recorded
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -103,3 +104,48 @@ def _small(st: os.stat_result) -> os.stat_result:
     fields = list(st)
     fields[6] = 10  # st_size
     return os.stat_result(fields)
+
+
+def _daily_csv(n: int) -> bytes:
+    import pandas as pd
+
+    days = pd.bdate_range("2001-01-02", periods=n)
+    rows = [f"{d:%Y-%m-%d},{100 + (i % 37) * 0.5:.2f}" for i, d in enumerate(days)]
+    return ("Date,Close\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_an_upload_parsed_in_its_child_equals_the_direct_parse(monkeypatch):
+    import pandas as pd
+
+    from core import data
+    from core.csv_bounded import parse_bounded
+
+    raw = _daily_csv(400) + b"2001-01-02,5\n"  # a repeated date: a note must come back too
+    direct = data.load_prices(source="csv", csv=raw)
+    bounded = parse_bounded(raw)
+    pd.testing.assert_frame_equal(bounded, direct, check_freq=False)
+    assert bounded.attrs == direct.attrs and bounded.attrs["notes"]
+
+
+def test_an_upload_too_large_to_parse_is_a_message_and_the_server_does_not_grow(
+    monkeypatch, figures
+):
+    from core.csv_bounded import parse_bounded
+    from core.errors import DataError
+
+    raw = _daily_csv(200_000)  # ~3.5 MB, parsed under a budget far too small for it
+    monkeypatch.setenv("GRADLAB_UPLOAD_MEMORY_MB", "200")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError, match="could not be parsed within 200 MB"):
+        parse_bounded(raw)
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    figures["attack.upload_refused.server_growth_mb"] = round(grown, 1)
+    assert grown < 50, f"the server grew {grown:.0f} MB parsing in a child"
+
+
+def test_a_user_error_in_the_child_is_the_same_message(monkeypatch):
+    from core.csv_bounded import parse_bounded
+    from core.errors import DataError
+
+    with pytest.raises(DataError, match="need at least"):
+        parse_bounded(b"Date,Close\n2020-01-02,1\n")
