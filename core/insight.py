@@ -157,7 +157,26 @@ def run_sentences(spec: dict, summary: dict, gtt: dict | None) -> list[str]:
         out.append(factor_sentence(layer, g.get("step_factor"), T))
         out.append(gate_sentence(cell, layer, g, initial.get(layer)))
     out.append(skill_sentence(summary.get("metrics") or {}, task))
+    out.append(None if task else _nothing_kept(cell, summary, gates, initial))
     return [s for s in out if s]
+
+
+def _nothing_kept(cell: str, summary: dict, gates: dict, initial: dict) -> str | None:
+    """Prices: gates that never left their start beside a forecast no better than naive."""
+    key = {"lstm": "forget", "gru": "update"}.get(cell)
+    metrics = summary.get("metrics") or {}
+    verdict, skill = metrics.get("verdict_vs_naive"), metrics.get("skill")
+    if key is None or not gates or not (_num(skill) and isinstance(verdict, str)):
+        return None
+    pairs = [(g.get(key), (initial.get(layer) or {}).get(key)) for layer, g in gates.items()]
+    if not all(_num(a) and _num(b) and abs(a - b) < NEAR for a, b in pairs):
+        return None
+    if skill > 0 and not verdict.startswith("not distinguishable"):
+        return None
+    return (
+        f"Its {key} gates stayed where they started and the forecast is {verdict}: on this "
+        "data, training found nothing in the past worth keeping."
+    )
 
 
 def _ms(d: dict | None, pattern: str) -> str | None:

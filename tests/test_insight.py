@@ -54,3 +54,20 @@ def test_preset_sentence_compares_horizon_with_the_lag():
     text = insight.preset_sentence("rnn", c, 40)
     assert "does not recall" in text and "falls short of the lag 40" in text
     assert "10⁻²⁵ of the last step's" in text
+
+
+def test_prices_gates_at_start_beside_a_naive_forecast_say_so():
+    summary = {
+        "metrics": {"skill": 0.0009, "verdict_vs_naive": "not distinguishable from tomorrow = "
+                    "today (p = 0.896)"},
+        "kept_gates": {"rnn_0": {"update": 0.50}}, "initial_gates": {"rnn_0": {"update": 0.50}},
+    }  # fmt: skip
+    words = insight.run_sentences(SPEC, summary, _gtt([1.0] * 30))
+    assert words[-1].startswith(
+        "Its update gates stayed where they started and the forecast is "
+        "not distinguishable from tomorrow = today (p = 0.896)"
+    )
+    summary["kept_gates"]["rnn_0"]["update"] = 0.8
+    assert "stayed where they started" not in " ".join(
+        insight.run_sentences(SPEC, summary, _gtt([1.0] * 30))
+    )
