@@ -17,6 +17,7 @@ from core import jobs
 from core.cells import cell_name
 from core.errors import UserError
 from core.runs import budget_from_env
+from pages.ui import act_as_current_user, current_user, login_enabled
 
 ROOT = Path(__file__).resolve().parent
 DOCS_URL = os.environ.get("GRADLAB_DOCS_URL", "")  # e.g. the repository's README on the forge
@@ -88,6 +89,23 @@ def sidebar() -> None:
             st.caption("More in `docs/` of the repository (ARCHITECTURE.md, DEPLOY.md).")
 
 
+def login_gate() -> bool:
+    """With login configured (docs/DEPLOY.md): only a signed-in user gets past; core is told
+    who acts, so new runs record their owner and delete/cancel check it. Off: open."""
+    act_as_current_user()
+    if not login_enabled():
+        return True
+    if not st.user.get("is_logged_in"):
+        st.title("Gradient Lab")
+        st.info("Sign in to train, compare and manage runs.")
+        st.button("Sign in", on_click=st.login, key="login")
+        return False
+    with st.sidebar:
+        st.caption(f"Signed in as {current_user() or 'unknown'}")
+        st.button("Sign out", on_click=st.logout, key="logout")
+    return True
+
+
 st.set_page_config(page_title="Gradient Lab", page_icon=":material/ssid_chart:", layout="wide")
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -103,6 +121,8 @@ try:  # settings read at start: a malformed one is one clear message, not silent
     budget_from_env()
 except UserError as exc:
     st.error(str(exc))
+    st.stop()
+if not login_gate():
     st.stop()
 sidebar()
 page.run()

@@ -27,7 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from core import store_gc, store_rows
+from core import owners, store_gc, store_rows
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError
@@ -164,6 +164,7 @@ class RunStore:
             "run_id": rid,
             "versions": versions(),
             "created": now_iso(),
+            "owner": owners.current(),  # the signed-in user when login is on, else None
         }
         (staging / "spec.json").write_text(json.dumps(record, indent=1, sort_keys=True))
         status: dict[str, Any] = {"state": "queued", "epoch": 0, "epochs": spec.train.epochs}
@@ -195,6 +196,15 @@ class RunStore:
         return record
 
     @clear_os_errors
+    def owner(self, run_id: str) -> str | None:
+        """Who submitted the run (login on), else None."""
+        try:
+            record = self.read_json(run_id, "spec.json")
+        except ValueError:
+            return None
+        owner = record.get("owner") if isinstance(record, dict) else None
+        return owner if isinstance(owner, str) else None
+
     def write_status(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Merge fields into status.json; a per-run lock keeps writers from losing updates."""
         lock_path = self._sub("_locks") / f"{check_run_id(run_id)}.status.lock"

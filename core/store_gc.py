@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import filelock
 
+from core import owners
 from core.config import RunSpec
 from core.errors import UserError
 from core.procs import orphaned
@@ -100,6 +101,7 @@ def delete(store: RunStore, run_id: str) -> None:
             d = store.run_dir(run_id)
             if not d.exists():
                 raise UserError(f"there is no run {run_id}: pick one from `runs list`")
+            owners.check_current(run_id, store.owner(run_id))
             if store.status(run_id).get("state") in ACTIVE:
                 raise UserError(f"run {run_id} is still queued or training: cancel it first")
             discard(store, d)

@@ -15,14 +15,16 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core import evaluation, jobs
+from core import evaluation, jobs, owners
 from core.errors import UserError
 from core.periods import month, span
 from pages.ui import (
     RESULTS_PAGE,
     TRAIN_PAGE,
+    act_as_current_user,
     empty_state,
     get_store,
+    login_enabled,
     plain,
     run_name,
     with_periods,
@@ -75,7 +77,8 @@ def table(rows: list[dict]) -> pd.DataFrame:
     damaged = df["damaged"].fillna(False).astype(bool)
     df["state"] = df["state"].fillna("?").astype(str).where(~damaged, "damaged")
     df["vs_naive"] = [vs_naive(s, p) for s, p in zip(df["skill"], df["skill_p"], strict=True)]
-    return df[list(COLUMNS)].rename(columns=COLUMNS)
+    columns = list(COLUMNS) + (["owner"] if login_enabled() else [])
+    return df[columns].rename(columns=COLUMNS)
 
 
 def table_key(ids: list[str]) -> str:
@@ -147,9 +150,11 @@ def actions(ids: list[str], states: dict[str, str]) -> None:
 
 
 def _act(action: str, rid: str) -> None:
-    if action == "delete":
+    act_as_current_user()  # callbacks run before the page: name who acts, then check
+    if action == "delete":  # the store checks the owner itself
         get_store().delete(rid)
     else:
+        owners.check_current(rid, get_store().owner(rid))
         jobs.cancel(rid, get_store())
 
 

@@ -149,3 +149,24 @@ def empty_state(msg: str = "No runs yet: train one.", link_page: str = TRAIN_PAG
     """An info box plus a link to the page that fixes the emptiness."""
     st.info(msg)
     page_link(link_page, label="Go to Train", icon=":material/model_training:")
+
+
+def login_enabled() -> bool:
+    """Login (st.login) is on when .streamlit/secrets.toml has an [auth] section."""
+    # No secrets file at all: login is off, and the quick start stays two commands.
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def current_user() -> str | None:
+    """The signed-in user's e-mail (lower case); None with login off or nobody signed in."""
+    if not login_enabled() or not st.user.get("is_logged_in"):
+        return None
+    email = st.user.get("email")
+    return str(email).lower() if email else None
+
+
+def act_as_current_user() -> None:
+    """Tell core who acts in this script run: runs record their owner, delete/cancel check."""
+    from core import owners
+
+    owners.acting_as(current_user(), login=login_enabled())

@@ -48,7 +48,7 @@ def test_create_writes_spec_and_status(store_root):
     rid = store.create(_spec(), FP, pid=os.getpid())
     record = store.read_json(rid, "spec.json")
     assert record["run_id"] == rid and record["data_fingerprint"] == FP
-    assert set(record) == {"spec", "data_fingerprint", "run_id", "versions", "created"}
+    assert set(record) == {"spec", "data_fingerprint", "run_id", "versions", "created", "owner"}
     assert store.spec(rid) == _spec()
     assert store.status(rid)["state"] == "queued"
     assert _no_temp_files(store_root)
