@@ -109,7 +109,8 @@ def _train_all(store: RunStore, jobs: list[tuple[int, str, Any, Any]], n_plans: 
 
 def lines(report: dict[str, Any]) -> list[str]:
     """The report as text: table (mean ± std over seeds), tests, verdict."""
-    out = [f"test split, mean ± std over seeds; DM on {report['errors']} errors", ""]
+    over = "runs (seeds × folds)" if report.get("fold_skill") else "seeds"
+    out = [f"test split, mean ± std over {over}; DM on {report['errors']} errors", ""]
     out.append("cell        runs  params  " + "  ".join(SHOWN))
     for cell, info in report["cells"].items():
         vals = [info["metrics"].get(k) or {} for k in SHOWN]
