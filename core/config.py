@@ -31,7 +31,7 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 TICKER_RE = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9^.=\-]{1,20}\Z")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}\Z")
 RUN_ID_RE = re.compile(r"^[0-9a-f]{16}\Z")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # ASCII digits: \d takes any script's
 
 
 def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:

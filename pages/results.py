@@ -370,7 +370,10 @@ def downloads(rid: str, data: dict) -> None:
             key="res_dl_pred",
             on_click="ignore",
         )
-    if data.get("has_model"):
+    if not get_store().model_path(rid).is_file():  # live: the cached data may predate a delete
+        if data.get("has_model"):
+            cols[1].caption("The model file is gone (deleted elsewhere): nothing to download.")
+    else:
         # A callable: the model's bytes are read only when someone clicks.
         cols[1].download_button(
             "Model (.keras)",
@@ -513,6 +516,7 @@ run = _pick_run(runs)
 try:
     root, stamp = str(store.root), _stamp(store.run_dir(run))
     loaded = load_run(root, run, stamp)
+    store.touch(run)  # viewing a run uses it: eviction removes the least recently used first
     render(run, store.status(run), loaded, run_figures(root, run, stamp, run_cell(loaded)))
 except UserError as exc:
     show_error(exc)

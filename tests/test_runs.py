@@ -327,3 +327,9 @@ def test_prices_and_yahoo_downloads_count_and_unreferenced_prices_go(store_root)
     assert store.evict(1) == [rid]  # then the run; its prices are pruned on the next pass
     store.evict(1)
     assert not used.exists()
+
+
+@pytest.mark.parametrize("date", ["２０２０-01-02", "٢٠٢٠-01-02", "2020-0١-02"])
+def test_dates_take_ascii_digits_only(date):
+    with pytest.raises(SpecError):
+        RunSpec().replace(start=date).validate()

@@ -139,3 +139,27 @@ def test_finished_run_renders_cheaply(store_root):
     # CPU time, not wall time: it does not grow when other work shares the cores. ~0.5 s
     # idle; the 1.5 s wall-clock target is measured by bench/dashboard.py.
     assert cpu_s < 3.0, f"results page used {cpu_s:.2f} s of CPU"
+
+
+def test_viewing_a_run_refreshes_its_lru_time(store_root):
+    import os
+
+    rid = make_run(store_root)
+    d = RunStore(store_root).run_dir(rid)
+    os.utime(d, (1_000_000_000, 1_000_000_000))  # last used in 2001
+    at = _page(run=rid)
+    assert not at.exception
+    assert d.stat().st_mtime > 1_000_000_000 + 3600
+
+
+def test_the_model_download_says_so_when_the_file_is_gone(store_root):
+    rid = make_run(store_root)
+    at = _page(run=rid)
+    at.session_state["results_tab"] = "Spec and downloads"
+    at.run()
+    assert len(at.get("download_button")) == 3
+    RunStore(store_root).model_path(rid).unlink()  # deleted elsewhere after the page loaded
+    at.run()
+    assert not at.exception
+    assert len(at.get("download_button")) == 2
+    assert any("model file is gone" in c.value for c in at.caption)
