@@ -42,12 +42,13 @@ COLUMNS = {  # row key -> column title, in display order; the id last, as a deta
     "skill": "skill",
     "vs_naive": "vs naive",
     "memory_horizon": "memory horizon",
-    "epochs": "epochs",
     "created": "created",
-    "duration": "train s",
     "size_mb": "size MB",
     "run_id": "id",
 }
+HIDDEN = ("id", "size MB")  # in the frame, not on screen: the caption has the total size
+WIDTHS = {"run": 165, "data": 110, "test period": 140, "state": 65, "test RMSE (price)": 75}
+WIDTHS |= {"skill": 70, "vs naive": 90, "memory horizon": 75, "created": 100}
 SOURCE_WORDS = {"sample": "bundled", "yahoo": "Yahoo", "csv": "CSV", "task": "task"}
 
 
@@ -58,17 +59,17 @@ def _data(row: dict) -> str:
 
 
 def _created(value: object) -> str:
-    """'2026-11-30T04:28:18' -> '30 Nov 2026, 04:28'."""
+    """'2026-11-30T04:28:18' -> '30 Nov 2026' (the hour is in the run's status)."""
     text = str(value or "")
-    if len(text) < 16:
+    if len(text) < 10:
         return text
-    return f"{text[8:10].lstrip('0')} {month(text[:10])}, {text[11:16]}"
+    return f"{text[8:10].lstrip('0')} {month(text[:10])}"
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
     rows = with_periods(rows)
     df = pd.DataFrame(rows)
-    df["name"] = [run_name(r) for r in rows]
+    df["name"] = [run_name(r, with_data=False) for r in rows]  # data, period: own columns
     df["data"] = [_data(r) for r in rows]
     periods = [r.get("period") or {} for r in rows]
     df["test_period"] = [span(p.get("test_first"), p.get("test_last")) for p in periods]
@@ -105,14 +106,17 @@ def selected_ids(df: pd.DataFrame) -> list[str]:
         on_select="rerun",
         selection_mode="multi-row",
         key=key,
-        column_config={
-            "skill": st.column_config.NumberColumn(format="%+.4f"),
+        # Fits 1400 px without scrolling sideways: pixel widths, the id and size kept in the
+        # frame (selection reads the id) but not shown; the run's Results page has the rest.
+        column_order=[c for c in df.columns if c not in HIDDEN],
+        column_config={c: st.column_config.Column(width=w) for c, w in WIDTHS.items()}
+        | {
+            "skill": st.column_config.NumberColumn(format="%+.4f", width=WIDTHS["skill"]),
             "test RMSE (price)": st.column_config.NumberColumn(
                 format="%.2f",
+                width=WIDTHS["test RMSE (price)"],
                 help="Comparable only between runs with the same data and test period",
             ),
-            "train s": st.column_config.NumberColumn(format="%.1f"),
-            "size MB": st.column_config.NumberColumn(format="%.2f"),
         },
     )
     if st.session_state.get("runs_table_key") == key or event.selection.rows:

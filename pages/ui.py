@@ -99,16 +99,18 @@ def with_periods(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_name(run_info: dict[str, Any]) -> str:
+def run_name(run_info: dict[str, Any], with_data: bool = True) -> str:
     """What a person calls a run: 'LSTM 2×32 · ^GSPC · Feb 2010 – Dec 2018 · seed 0' (cell,
-    data, the days it forecast, seed); the period is there once with_periods added it."""
+    data, the days it forecast, seed); the period is there once with_periods added it.
+    with_data=False: 'LSTM 2×32 · seed 0', for a table with data and period columns."""
     from core.periods import span
 
     cell = cell_name(_pick(run_info, "cell", "model") or "?")
     units = _pick(run_info, "units", "model")
     parts = [f"{cell} {_pick(run_info, 'layers', 'model') or 1}×{units}" if units else cell]
-    parts.append(str(_pick(run_info, "ticker", "data") or "?"))
-    period = run_info.get("period") or {}
+    period = (run_info.get("period") or {}) if with_data else {}
+    if with_data:
+        parts.append(str(_pick(run_info, "ticker", "data") or "?"))
     if span(period.get("first"), period.get("last")):
         parts.append(span(period.get("first"), period.get("last")))
     seed = _pick(run_info, "seed", "train")

@@ -99,10 +99,22 @@ def test_results_pages_show_no_raw_tex(dashboard, finished, page, check_page, ce
     expect(page.get_by_text("Test split:")).to_be_visible()  # settings in words, real dates
 
 
+# The Runs table's scroller: wider content than box means a horizontal scroll bar.
+_SCROLLS_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
+  .filter(s => s.scrollWidth > s.clientWidth + 1).map(s => [s.scrollWidth, s.clientWidth])"""
+
+
 @pytest.mark.parametrize("path", ["train", "compare", "runs", "theory"])
 def test_other_pages_show_no_raw_tex(dashboard, finished, page, check_page, path):
     _open(page, f"{dashboard.url}/{path}", min_charts=1 if path in ("train", "theory") else 0)
+    if path == "runs":  # the table draws on a canvas once its grid is laid out
+        page.locator('[data-testid="stDataFrame"] canvas').first.wait_for()
+        page.wait_for_timeout(1000)
     check_page(page, f"ux_{path}")
+    if path == "runs":
+        assert page.viewport_size["width"] == 1400
+        wider = page.evaluate(_SCROLLS_JS)
+        assert not wider, f"the Runs table scrolls sideways at 1400 px (content, box): {wider}"
     _no_raw_tex(page, path)
 
 
