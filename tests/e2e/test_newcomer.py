@@ -181,6 +181,7 @@ def test_train_on_uploaded_csv(dashboard, page, check_page, tmp_path):
     run_id = _train_and_watch(page)
     spec = RunStore(dashboard.store_root).spec(run_id)
     assert (spec.data.source, spec.model.cell) == ("csv", "lstm")
+    assert spec.data.ticker == "my-prices"  # named by the file (editable), not "CSV"
     check_page(page, "train_csv")
 
 
