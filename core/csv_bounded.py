@@ -17,7 +17,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DataError
 
@@ -79,6 +79,7 @@ def _child(memory_mb: int) -> int:
     from core import data  # after the limit: imports count toward it too
 
     raw = sys.stdin.buffer.read()
+    header: dict[str, Any]
     try:
         df = data.load_prices(source="csv", csv=raw)
     except DataError as exc:
