@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core import data
+from core.atomic import atomic_path
 from core.data import BUNDLED, _standardise
 from core.errors import DataError
 
@@ -100,15 +100,8 @@ def _read_cache(path: Path) -> tuple[pd.DataFrame, float] | None:
 
 def _write_cache(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, engine="pyarrow", index=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the file is data, not a secret
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _load_yahoo(ticker: str, cache_dir, max_age_s: float, retries: int, backoff_s: float):

@@ -4,7 +4,7 @@ A step accumulates, per epoch, the sum and max of the global gradient norm and o
 layer's norm (slot 0 global, slots 1..L the layers), plus two counters: the steps recorded
 and the steps whose global norm exceeded clipnorm. The accumulators live on the device
 (core/backend_tf.py, core/backend_jax.py); this module groups variables by layer and
-turns the two arrays into the row DESIGN.md defines.
+turns the two arrays into the metrics.jsonl row docs/ARCHITECTURE.md defines.
 """
 
 from __future__ import annotations

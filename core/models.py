@@ -61,7 +61,7 @@ def cudnn_eligible(m: ModelSpec) -> tuple[bool, list[str]]:
 def use_wavefront(m: ModelSpec, gpu: bool) -> bool:
     """Whether to run the stack as one wavefront loop (core/wavefront.py) rather than layers.
 
-    On a CPU for two or more layers: 1.5-1.8x faster, same math. Not on a GPU, where
+    On a CPU for two or more layers: faster, same math (wavefront_gain, docs/BENCHMARKS.md). Not on a GPU, where
     TensorFlow runs each LSTM/GRU layer on the fused cuDNN kernel, and not with recurrent
     dropout, whose per-batch masks Keras draws per recurrent layer, not per stacked cell.
     """

@@ -9,10 +9,10 @@ cannot go stale. Building from the parquet needs pandas, imported only then.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core import atomic
 from core.errors import DataError
 
 if TYPE_CHECKING:
@@ -57,9 +57,7 @@ def write_overview(ticker: str) -> Path:
     """Build the ticker's overview and save it beside its parquet (data/build_data.py)."""
     path = overview_path(ticker)
     text = json.dumps(build_overview(ticker), allow_nan=False, separators=(",", ":"))
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
+    atomic.write_text(path, text + "\n")
     return path
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-# ".tmp-<pid>-…" from RunStore.atomic_path; ".<stem>.<pid>.tmp.keras" from training.save_model.
+# ".tmp-<pid>-…" from core.atomic; ".<stem>.<pid>.tmp.keras" from training.save_model of old.
 _TMP_PID_RE = re.compile(r"^\.tmp-(\d+)-|^\..*\.(\d+)\.tmp\.keras$")
 
 

@@ -15,9 +15,7 @@ import contextlib
 import json
 import os
 import time
-import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +25,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from core import owners, store_gc, store_rows
+from core import atomic, owners, store_gc, store_rows
+from core.atomic import TMP_PREFIX  # noqa: F401 (re-exported: tests name temp files by it)
 from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError
@@ -42,7 +41,6 @@ from core.store_rows import (
     spec_of,
 )
 
-TMP_PREFIX = ".tmp-"  # every temp file starts with this; clean_tmp() sweeps orphans
 # Artifacts whose sha256 summary.json records: a corrupted one means "not a cache hit".
 CHECKED = (
     "spec.json",
@@ -80,22 +78,12 @@ class RunStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    @contextlib.contextmanager
-    def atomic_path(self, target: Path) -> Iterator[Path]:
+    def atomic_path(self, target: Path) -> contextlib.AbstractContextManager[Path]:
         """Yield a temp path beside target (same suffix, e.g. .keras); replace target on success."""
-        tmp = target.parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{target.name}"
-        try:
-            yield tmp
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        return atomic.atomic_path(target)
 
     def _write_bytes(self, target: Path, data: bytes) -> None:
-        with self.atomic_path(target) as tmp, open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        atomic.write_bytes(target, data)
 
     def write_json(self, run_id: str, name: str, obj: Any) -> None:
         text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=True, default=json_default)
@@ -156,7 +144,7 @@ class RunStore:
         final = self.run_dir(rid)
         if final.exists():
             self._discard(final)
-        staging = self._sub("_trash") / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{rid}"
+        staging = atomic.temp_name(self._sub("_trash") / rid)
         staging.mkdir()
         record = {
             "spec": spec.to_dict(),

@@ -17,7 +17,6 @@ import math
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 import filelock
 
 from core import owners
+from core.atomic import TMP_PREFIX, temp_name
 from core.config import RunSpec
 from core.errors import UserError
 from core.procs import orphaned
@@ -36,7 +36,6 @@ DEFAULT_BUDGET_BYTES = 2 * 1024**3
 RECENT_S = 600.0  # a run written in the last ten minutes is never evicted
 BUSY_WAIT_S = 10.0  # how long delete waits for a submission holding the run's lock
 ACTIVE = ("queued", "running")
-TMP_PREFIX = ".tmp-"
 
 
 # ---- the budget ----------------------------------------------------------------------
@@ -89,7 +88,7 @@ def discard(store: RunStore, d: Path) -> None:
     """Rename first so the run vanishes at once; the slow rmtree works on a private name."""
     trash = store.root / "_trash"
     trash.mkdir(exist_ok=True)
-    target = trash / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{d.name}"
+    target = temp_name(trash / d.name)
     os.rename(d, target)
     shutil.rmtree(target, ignore_errors=True)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import atomic
 from core.config import CELLS, RunSpec, canonical_json
 from core.errors import SpecError, UserError
 
@@ -232,12 +233,8 @@ def storage_url(root: Path) -> str:
 
 def save_def(root: Path, d: SweepDef) -> Path:
     """_sweeps/<name>.json, atomically: the page and a restart read the definition back."""
-    import os
-
     target = sweeps_dir(root) / f"{d.name}.json"
-    tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
-    tmp.write_text(json.dumps(d.to_dict(), indent=1, sort_keys=True))
-    os.replace(tmp, target)
+    atomic.write_text(target, json.dumps(d.to_dict(), indent=1, sort_keys=True))
     return target
 
 

@@ -3,7 +3,7 @@
 The step records gradient norms from the gradients it already computed (no second
 backward pass) into on-device accumulators; one callback reads and resets them once per
 epoch, adds spectral radii and gradients through time, and hands the row to a Sink (the
-run store). Definitions are those of DESIGN.md, "Gradient diagnostics".
+run store). Definitions: docs/ARCHITECTURE.md, "Gradient diagnostics".
 
 The step, the probe and the device set-up depend on Keras' backend: core/backend_tf.py
 (TensorFlow, the default) or core/backend_jax.py (KERAS_BACKEND=jax), which offer the same
@@ -24,6 +24,7 @@ import numpy as np
 
 from core import gates as _gates
 from core import wavefront  # noqa: F401  (registers WavefrontCells before any model loads)
+from core.atomic import atomic_path
 from core.config import RunSpec, TrainSpec
 from core.errors import DataError, UserError
 from core.gradstats import finite as _finite
@@ -289,13 +290,8 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
     """model.save to a temp name beside path, then os.replace: never a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")  # keras wants .keras
-    try:
+    with atomic_path(Path(path)) as tmp:  # the temp ends in .keras, as keras wants
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

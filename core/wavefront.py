@@ -5,7 +5,7 @@ other. Here layer l works one time step behind layer l-1: iteration k runs layer
 x_k and layer l on the output layer l-1 produced in iteration k-1 (its step k-l). No cell
 waits for another inside an iteration, so two layers take T+1 iterations of independent
 work instead of 2T dependent ones, with half the loop overhead. On this project's 2-core
-CPU that made the 2 x 64 LSTM task 1.5-1.8x faster (docs/BENCHMARKS.md, "Wavefront").
+CPU that made the 2 x 64 task faster (`wavefront_gain` in docs/BENCHMARKS.md).
 
 The math is the plain stack's, cell for cell (Keras' own cells do the work): the input
 gets L-1 zero steps appended, layer l is held at its zero initial state while k < l, and

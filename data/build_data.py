@@ -16,9 +16,7 @@ e.g. gspc_weekly.json): the first page reads them without pandas.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.atomic import atomic_path  # noqa: E402
 from core.data import BUNDLED, DATA_DIR  # noqa: E402
 from core.overview import OVERVIEW_FILES, write_overview  # noqa: E402
 
@@ -72,15 +71,8 @@ def sources() -> dict[str, pd.DataFrame]:
 
 
 def _write_atomic(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, engine="pyarrow", compression="zstd", index=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the file is data, not a secret
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Complete, realistic runs written straight into a RunStore, without TensorFlow.
 
-``make_run(store_root, cell="gru", seed=1)`` gives a run whose every file follows DESIGN.md
+``make_run(store_root, cell="gru", seed=1)`` gives a run whose every file follows the run-store table of docs/ARCHITECTURE.md
 (spec, status, metrics, gradients through time, probe, predictions, summary with checksums,
 a few placeholder bytes for model.keras), so pages and comparisons can be tested in
 milliseconds. Everything is drawn from a numpy generator seeded by (cell, seed): same
