@@ -22,7 +22,7 @@ from core.config import CELLS, OPTIMIZERS, RunSpec
 from core.errors import UserError
 from pages import words
 from pages.sources import data_source  # the same data sources as Train
-from pages.ui import cell_name, get_store, show_error
+from pages.ui import cell_name, get_store, may_manage, show_error
 
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
 FOLDS_KEY = "compare_folds"  # walk-forward: [{test_start, test_end, run_ids}] or None
@@ -200,7 +200,7 @@ def progress(ids: list[str]) -> None:
         st.progress(min(epoch / epochs, 1.0) if epochs else 0.0, text=f"{text} {epoch}/{epochs}")
     if st.button("Cancel all", key="compare_cancel"):
         for rid, s in states.items():
-            if s.get("state") in ACTIVE:
+            if s.get("state") in ACTIVE and may_manage(rid):  # login on: own runs only
                 jobs.cancel(rid)
         st.rerun()
 

@@ -23,7 +23,7 @@ from core.config import (
 )
 from core.errors import UserError
 from pages.sources import data_source  # shared with Compare
-from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, show_error
+from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"
@@ -149,6 +149,9 @@ def _progress(run_id: str, status: dict, rows: list[dict]) -> None:
         frac = min(epoch / epochs, 1.0) if epochs else 0.0
         st.progress(frac, text=f"Epoch {epoch}/{epochs or '?'}{_eta(status, rows)}")
     if st.button("Cancel", key="train_cancel"):
+        if not may_manage(run_id):  # login on: someone else's run (a shared cache hit)
+            st.error("This run belongs to someone else: only its owner or an admin may cancel it.")
+            return
         jobs.cancel(run_id)
         st.rerun()
 

@@ -172,3 +172,12 @@ def act_as_current_user() -> None:
     from core import owners
 
     owners.acting_as(current_user(), login=login_enabled())
+
+
+def may_manage(run_id: str) -> bool:
+    """Whether the current user may cancel or delete run_id (always, with login off)."""
+    from core import owners
+
+    act_as_current_user()
+    login, user = login_enabled(), current_user()
+    return owners.may_manage(get_store().owner(run_id), user, login)

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import owners
+from core.procs import process_identity
 from core.runs import RunStore
 from tests.fakes import make_run
 
@@ -105,3 +106,16 @@ def test_with_login_off_everyone_may_delete(store_root):
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     at = delete(at.switch_page("pages/runs.py").run(), bobs)
     assert not at.exception and RunStore(store_root).run_ids() == []
+
+
+def test_the_train_page_cancel_refuses_someone_elses_run(store_root):
+    bobs = run_of(store_root, "bob@example.com", 2)
+    RunStore(store_root).write_status(bobs, state="queued", **process_identity())
+    alice = {"is_logged_in": True, "email": "alice@example.com"}
+    at = app_as(alice, page="pages/train.py")
+    at.session_state["train_run_id"] = bobs
+    at.run()
+    assert [b for b in at.button if b.key == "train_cancel"]
+    at.button(key="train_cancel").click().run()
+    assert any("belongs to someone else" in e.value for e in at.error)
+    assert RunStore(store_root).status(bobs)["state"] == "queued"
