@@ -115,10 +115,7 @@ def gate_sentence(cell: str, layer: str, kept: dict, initial: dict | None) -> st
     held = kept.get("holding")
     text = f"{layer}'s {gate} averages {value:.2f}"
     if _num(start) and abs(value - start) < NEAR:
-        text += (
-            f", near its starting value {start:.2f}: training left it where it began, so "
-            f"each step keeps about {value:.0%} of the past"
-        )
+        text += f", near its starting value {start:.2f}: training left its mean where it began"
     elif _num(start):
         text += f", moved from {start:.2f} at the start"
     if _num(held):

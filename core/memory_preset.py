@@ -113,7 +113,8 @@ def lines(rep: dict[str, Any]) -> list[str]:
     def ms(d: dict, pattern: str) -> str:
         if d.get("mean") is None:
             return "-"
-        return f"{pattern.format(d['mean'])} ± {pattern.format(d['std'])}"
+        spread = pattern.replace("+", "")  # a std has no sign
+        return f"{pattern.format(d['mean'])} ± {spread.format(d['std'])}"
 
     out = [
         f"memory preset: marked-memory, the answer {rep['lag']} steps back (T = {rep['T']}), "

@@ -27,7 +27,7 @@ def test_gate_near_its_start_is_said_only_when_it_is():
     }
     words = " ".join(insight.run_sentences(SPEC, summary, _gtt([1.0] * 30)))
     assert "update gate averages 0.51, near its starting value 0.50" in words
-    assert "keeps about 51% of the past" in words
+    assert "training left its mean where it began" in words
     assert "~0.60 of itself" in words and "days" in words
     summary["kept_gates"]["rnn_0"]["update"] = 0.93
     words = " ".join(insight.run_sentences(SPEC, summary, _gtt([1.0] * 30)))
