@@ -28,6 +28,7 @@ from core.atomic import TMP_PREFIX, temp_name
 from core.config import RunSpec
 from core.errors import UserError
 from core.procs import orphaned
+from core.records import ACTIVE
 
 if TYPE_CHECKING:
     from core.runs import RunStore
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
 RECENT_S = 600.0  # a run written in the last ten minutes is never evicted
 BUSY_WAIT_S = 10.0  # how long delete waits for a submission holding the run's lock
-ACTIVE = ("queued", "running")
 
 
 # ---- the budget ----------------------------------------------------------------------

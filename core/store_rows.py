@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import RunSpec
 from core.errors import UserError
+from core.records import ACTIVE, FINISHED
 
 if TYPE_CHECKING:
     from core.runs import RunStore
 
-ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "cancelled", "diverged")
 UNREADABLE_STATUS = "damaged: status.json is missing or unreadable"
 # Columns of list_runs(); every row has all of them (None where unknown).
 ROW_KEYS: tuple[str, ...] = (

@@ -20,13 +20,13 @@ import streamlit as st
 from core import compare, jobs, plots, plots_compare
 from core.config import CELLS, OPTIMIZERS, RunSpec
 from core.errors import UserError
+from core.records import ACTIVE
 from pages import words
 from pages.sources import data_source  # the same data sources as Train
 from pages.ui import cell_name, get_store, may_manage, show_error
 
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
 FOLDS_KEY = "compare_folds"  # walk-forward: [{test_start, test_end, run_ids}] or None
-ACTIVE = ("queued", "running")
 # Table columns in Results' units and formats: key → (title, format of mean and of std).
 COLUMNS = {
     "rmse": ("RMSE (price)", "{:.2f}", "{:.2f}"),

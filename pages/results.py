@@ -18,6 +18,7 @@ import streamlit as st
 from core import evaluation, plots, plots_compare
 from core.config import check_run_id
 from core.errors import UserError
+from core.records import ACTIVE
 from core.runs import RunStore
 from pages import words
 from pages.ui import (
@@ -405,7 +406,7 @@ def headline(data: dict, status: dict, figs: dict[str, Any]) -> None:
         metrics = evaluation.with_verdicts(metrics, data.get("pred"))  # old runs: on the fly
         metric_cards(metrics)
         lag_words(metrics)
-    elif data.get("pred") is None and status.get("state") in ("queued", "running"):
+    elif data.get("pred") is None and status.get("state") in ACTIVE:
         st.info("No predictions yet: they are written when training finishes.")
     if figs.get("pred") is not None:
         st.plotly_chart(figs["pred"], key="res_pred")

@@ -18,6 +18,7 @@ import streamlit as st
 from core import evaluation, jobs, owners
 from core.errors import UserError
 from core.periods import month, span
+from core.records import ACTIVE
 from pages.ui import (
     RESULTS_PAGE,
     TRAIN_PAGE,
@@ -30,7 +31,6 @@ from pages.ui import (
     with_periods,
 )
 
-ACTIVE = ("queued", "running")
 SELECTED = "runs_selected"  # the run ids chosen, as a list
 NOTICE = "runs_notice"  # (success text, [refusal texts]) from the last action
 COLUMNS = {  # row key -> column title, in display order; the id last, as a detail

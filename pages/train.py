@@ -22,12 +22,12 @@ from core.config import (
     TrainSpec,
 )
 from core.errors import UserError
+from core.records import ACTIVE
 from pages.sources import data_source  # shared with Compare
 from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"
-ACTIVE = ("queued", "running")
 TARGET_LABELS = {"return": "next-day log return", "price": "scaled price level (easy to fool)"}
 
 
