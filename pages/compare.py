@@ -298,6 +298,23 @@ def show_verdict(report: dict) -> None:
     (st.warning if lost or text.startswith("No cell") else st.success)(text)
 
 
+def _data_and_period(store: Any, ids: list[str]) -> str:
+    """'^GSPC (bundled sample), test split Aug 2017 – Dec 2018: every row on the same days.'
+    The data and test days the table's numbers were measured on (issue 17: RMSEs compare only
+    within one data set and period)."""
+    from core.periods import run_period, span
+    from core.spec_words import SOURCES
+
+    data_spec = store.spec(ids[0]).data if ids else None
+    periods = {tuple(sorted((run_period(store.root, rid) or {}).items())) for rid in ids}
+    if data_spec is None or len(periods) != 1:
+        return "The runs differ in their test days: compare their errors with care."
+    period = dict(next(iter(periods)))
+    where = f"{data_spec.ticker} ({SOURCES.get(data_spec.source, data_spec.source)})"
+    days = span(period.get("test_first"), period.get("test_last"))
+    return f"Data: {where}; test split {days}: every row is measured on the same days."
+
+
 def show_results(ids: list[str], folds: list[dict] | None) -> None:
     store = get_store()
     per_cell = load_runs(ids)
@@ -313,6 +330,8 @@ def show_results(ids: list[str], folds: list[dict] | None) -> None:
     where = f"{len(folds)} walk-forward folds, pooled" if folds else "test split"
     st.subheader(f"Test metrics ({where}): mean ± std over runs")
     st.dataframe(metrics_table(report), hide_index=True, key="compare_table")
+    if not folds:  # folds are each on their own days, named by the fold chart
+        st.caption(_data_and_period(store, ids))
     if any(len(rs) < 3 for rs in per_cell.values()) and not folds:
         st.caption("With fewer than 3 seeds per cell the ± spread is a rough guess: add seeds.")
     st.subheader(f"Is the difference real? (Diebold-Mariano on seed-averaged {errors} errors)")

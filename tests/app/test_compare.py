@@ -48,6 +48,9 @@ def test_two_seeds_per_cell_from_the_store(store_root):
     assert (table.loc[["LSTM", "GRU"], "runs"] == "2").all()
     assert " ± " in table.loc["LSTM", "RMSE (price)"]
     assert "± +" not in " ".join(table.loc["LSTM"]) and "%" in table.loc["LSTM", "MAPE"]
+    captions = " ".join(c.value for c in at.caption)  # which data and days the rows are on
+    assert "Data: ^GSPC (bundled sample); test split " in captions
+    assert "2015: every row is measured on the same days" in captions
     assert table.loc["LSTM", "parameters"] == "4,385"  # the real default LSTM's count
 
     # One engine: the page shows exactly core.compare's pairs and verdict for these runs.
