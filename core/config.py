@@ -151,8 +151,6 @@ class ModelSpec:
         _in_range("layers", self.layers, 1, 4)
         _in_range("units", self.units, 1, 512)
         _in_range("dropout", self.dropout, 0.0, 0.999999, float)
-        if self.dropout >= 1:
-            raise SpecError(f"dropout must be at least 0 and below 1, got {self.dropout!r}")
         _in_range("recurrent_dropout", self.recurrent_dropout, 0.0, 0.999999, float)
         if not isinstance(self.unit_forget_bias, bool):
             raise SpecError(

@@ -9,6 +9,7 @@ import streamlit as st
 from core import svgplot
 from core.errors import UserError
 from core.overview import load_overview
+from core.records import ListingRow
 from pages import words
 from pages.ui import (
     RESULTS_PAGE,
@@ -47,9 +48,8 @@ def skill_figure(bars: tuple[tuple[str, str, float], ...]) -> Any:
     return plots.skill_chart([dict(label=b[0], cell=b[1], skill=b[2]) for b in bars])
 
 
-def _created(row: dict) -> str:
-    status = row.get("status") if isinstance(row.get("status"), dict) else {}
-    return str(row.get("created") or status.get("started") or "")
+def _created(row: ListingRow) -> str:
+    return str(row["created"] or "")
 
 
 st.title("Gradient Lab")

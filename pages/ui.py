@@ -122,14 +122,13 @@ def run_name(run_info: dict[str, Any], with_data: bool = True) -> str:
 def run_label(run_info: dict[str, Any]) -> str:
     """One line for a selector or link: the run's name, then its state, skill and id as
     details: 'LSTM 1×32 · ^GSPC · Feb 2010 – Dec 2018 · seed 0 (done, skill +0.012, 3f2a9c1b)'."""
+    # run_info: a RunStore.list_runs() row (core.records.ListingRow): every key is present.
     state = run_info.get("state")
-    if state is None and isinstance(run_info.get("status"), dict):
-        state = run_info["status"].get("state")
     details = ["damaged" if run_info.get("damaged") else str(state or "unknown")]
     skill = run_info.get("skill")
     if isinstance(skill, (int, float)):
         details.append(f"skill {skill:+.3f}")
-    details.append(str(run_info.get("run_id") or run_info.get("id") or "?")[:8])
+    details.append(str(run_info["run_id"])[:8])
     return f"{run_name(run_info)} ({', '.join(details)})"
 
 
