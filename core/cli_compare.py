@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cells import CELL_NAMES
 from core.cli import _emit, _fmt, _prepared, _stderr, train_one
 from core.errors import UserError
 from core.runs import RunStore
 
 ERRORS = ("return", "price")  # core.compare.ERRORS, kept here so the parser stays light
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 SHOWN: tuple[str, ...] = ("rmse", "return_rmse", "skill", "return_skill", "directional_accuracy")
 SHOWN += ("direction_baseline", "train_seconds")
 

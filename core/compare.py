@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core import evaluation
+from core.cells import CELL_NAMES
 from core.config import CELLS
 from core.errors import UserError
 from core.runs import RunStore
@@ -24,7 +25,6 @@ from core.runs import RunStore
 if TYPE_CHECKING:
     import pandas as pd
 
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 ERRORS = ("return", "price")
 # Per-seed summary metrics reported as mean ± std over seeds (and folds).
 REPORTED: tuple[str, ...] = ("rmse", "mae", "mape", "return_rmse", "skill", "return_skill")

@@ -14,13 +14,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.cells import CELLS
 from core.errors import SpecError
 
 SOURCES = ("sample", "yahoo", "csv", "task")
 TASKS = ("marked-memory", "adding")  # core/tasks.py generates them
 FEATURES = ("close", "ohlc", "log_volume")
 TARGETS = ("return", "price")
-CELLS = ("lstm", "gru", "rnn")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 

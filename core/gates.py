@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from core.cells import CELL_OF as _CELLS
 from core.gradstats import weight_owners
-
-_CELLS = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from core.cells import CELL_NAMES
+
 if TYPE_CHECKING:  # annotations only: no runtime dependency
     from typing_extensions import TypeIs
 
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 NEAR = 0.03  # a gate mean within this of its start "stays near" it
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from core.cells import CELL_NAMES
 from core.config import RunSpec
 
 CELLS = ("rnn", "lstm", "gru")
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 LAG = 40
 LEARNING_RATE = {"lstm": 1e-3, "gru": 3e-2, "rnn": 3e-2}
 SEEDS = 3

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.cells import CELL_NAMES as _CELL_CLASS
+from core.cells import GATES as GATES  # re-exported: the gradient rows key by it
 from core.config import ModelSpec
 
 if TYPE_CHECKING:
     import keras
-
-_CELL_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
-
-# Gate blocks of the recurrent kernel, in Keras' column order: (units, n_gates * units).
-GATES = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h"), "rnn": ("h",)}
 
 
 def param_count(m: ModelSpec, n_features: int) -> int:

@@ -25,6 +25,7 @@ import numpy as np
 from core import gates as _gates
 from core import wavefront  # noqa: F401  (registers WavefrontCells before any model loads)
 from core.atomic import atomic_path
+from core.cells import CELL_OF as _CELL_OF
 from core.config import RunSpec, TrainSpec
 from core.errors import DataError, UserError
 from core.gradstats import finite as _finite
@@ -44,8 +45,6 @@ device_info = _backend.device_info
 compile_options = _backend.compile_options
 fit_input = _backend.fit_input
 val_input = _backend.val_input
-
-_CELL_OF = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
 class Sink(Protocol):
