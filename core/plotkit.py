@@ -41,6 +41,7 @@ TOP = 84
 # Predictions: a train split longer than this is drawn every TRAIN_EVERY-th day.
 FULL_DETAIL_DAYS = 1000
 TRAIN_EVERY = 5
+ZOOM = pd.Timedelta(days=91)  # the predictions chart opens on the test split's last 3 months
 
 
 def layer_color(name: str) -> str:
@@ -252,10 +253,16 @@ def y_range(df: pd.DataFrame) -> list[float] | None:
 
 
 def view_buttons(fig: go.Figure, df: pd.DataFrame, bounds: dict[str, tuple[Any, Any]]) -> None:
-    """Buttons 'test' (the opening view), 'val + test' and 'all'; each sets both axes, since
-    plotly keeps the y range of the old view when only x changes."""
+    """Buttons 'last 3 months' (the opening view, when the test split is longer than twice
+    that: at full scale the model, naive and actual lines coincide), 'test', 'val + test' and
+    'all'; each sets both axes, since plotly keeps the y range of the old view when only x
+    changes."""
     buttons: list[dict[str, Any]] = []
-    for label, first, last in (("test", "test", "test"), ("val + test", "val", "test")):
+    windows = [("test", "test", "test"), ("val + test", "val", "test")]
+    if "test" in bounds and bounds["test"][1] - bounds["test"][0] > 2 * ZOOM:
+        windows.insert(0, ("last 3 months", "zoom", "test"))  # model and naive apart
+        bounds = {**bounds, "zoom": (bounds["test"][1] - ZOOM, bounds["test"][1])}
+    for label, first, last in windows:
         if first not in bounds or last not in bounds:
             continue
         lo, hi = bounds[first][0], bounds[last][1]

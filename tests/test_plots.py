@@ -106,14 +106,18 @@ def test_predictions_chart_opens_on_test_and_thins_only_a_long_train_split():
     pred = _long_predictions()
     fig = plots.predictions_chart(pred)
     test = pred[pred["split"] == "test"]
-    first, last = (f"{d:%Y-%m-%d}" for d in (test["date"].min(), test["date"].max()))
-    assert list(fig.layout.xaxis.range) == [first, last]
+    end = test["date"].max()
+    start = end - pd.Timedelta(days=91)
+    zoom = test[test["date"] >= start]  # the opening view: model and naive apart
+    assert list(fig.layout.xaxis.range) == [f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
     lo, hi = fig.layout.yaxis.range
-    assert lo < test["actual_price"].min() and hi > test["predicted_price"].max()
-    assert hi - lo < 1.2 * (test["predicted_price"].max() - test["actual_price"].min())
+    assert lo < zoom["actual_price"].min() and hi > zoom["predicted_price"].max()
+    assert hi - lo < 1.2 * (zoom["predicted_price"].max() - zoom["actual_price"].min())
     assert not fig.layout.xaxis.rangeslider.visible  # it would draw every line twice
-    labels = [b.label for b in fig.layout.updatemenus[0].buttons]
-    assert labels == ["test", "val + test", "all"]
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["last 3 months", "test", "val + test", "all"]
+    whole = [f"{test['date'].min():%Y-%m-%d}", f"{end:%Y-%m-%d}"]
+    assert list(buttons[1].args[0]["xaxis.range"]) == whole
     x = pd.to_datetime(pd.Series(fig.data[0].x))
     n_train = int((pred["split"] == "train").sum())
     kept_train = int((x <= pred.loc[n_train - 1, "date"]).sum())
