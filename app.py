@@ -6,6 +6,7 @@ runs in worker processes that talk to the UI only through the run store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -124,5 +125,9 @@ except UserError as exc:
     st.stop()
 if not login_gate():
     st.stop()
+# A worker with TensorFlow loaded waits for the first click (TensorFlow never loads here);
+# a failure only means the run starts cold, never a page down.
+with contextlib.suppress(Exception):
+    jobs.ensure_started(warm=True)
 sidebar()
 page.run()

@@ -36,8 +36,9 @@ class Executor(Protocol):
     stop(store, run_id, status): the run is queued or running; make sure its compute ends
         (kill it) before jobs writes ``cancelled``. A run whose worker dies reads
         ``failed: interrupted`` through the pid recorded in status.json.
-    ensure_started(store): cheap, called by the server at start, by every submit and by the
-        queue view: make sure queued runs will be served (start workers if none are alive).
+    ensure_started(store, warm=False): cheap, called by every submit, the queue view and
+        (warm=True) the server on each page run: make sure queued runs will be served (start
+        workers if none are alive); warm: also have one ready before the first run.
     """
 
     name: str
@@ -46,7 +47,7 @@ class Executor(Protocol):
 
     def stop(self, store: RunStore, run_id: str, status: dict[str, Any]) -> None: ...
 
-    def ensure_started(self, store: RunStore) -> None: ...
+    def ensure_started(self, store: RunStore, warm: bool = False) -> None: ...
 
 
 _cache: dict[str, Executor] = {}

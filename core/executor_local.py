@@ -1,9 +1,12 @@
-"""The local executor: worker processes on this machine, at most GRADLAB_WORKERS training.
+"""The local executor: warm worker processes on this machine, at most GRADLAB_WORKERS.
 
-A run is served by ``python -m core.worker RUN_DIR`` in its own session (process group): it
-waits for one of N slot locks (core.worker) before it imports TensorFlow, so queued runs stay
-light. Its pid is the run's pid in status.json: kill -9 reads ``failed: interrupted``, and
-cancel is a kill of its process group.
+launch() marks the queued run pending and makes sure enough warm workers live
+(core/worker_pool.py: ``python -m core.worker --serve STORE``, each in its own session); a
+worker that has already imported TensorFlow claims it, so a run starts without paying for
+the import. While queued a run has no pid (it waits in the store, not in a process); once
+claimed its pid is the worker's: kill -9 reads ``failed: interrupted``, and cancel kills the
+worker's process group (the next ensure_started brings a fresh worker for the rest of the
+queue). GRADLAB_WARM_WORKERS=0 keeps the server from starting a worker before the first run.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from core import worker_pool
 from core.procs import process_alive
 from core.runs import RunStore
 
@@ -31,29 +33,30 @@ class LocalExecutor:
         self.children: list[subprocess.Popen] = []  # reaped on each call: no zombies linger
 
     def launch(self, store: RunStore, run_id: str) -> dict[str, Any]:
-        self.reap()
-        return identity(self.spawn(store, run_id).pid)
+        worker_pool.mark_pending(store, run_id)
+        self.ensure_started(store)
+        return {}  # no pid while queued: the run waits in the store, not in a process
 
     def stop(self, store: RunStore, run_id: str, status: dict[str, Any]) -> None:
+        worker_pool.unmark(store, run_id)
         kill(status.get("pid"), status.get("pid_created"))
         self.reap()
 
-    def ensure_started(self, store: RunStore) -> None:
-        self.reap()  # each queued run has its own waiting process: nothing else to start
+    def ensure_started(self, store: RunStore, warm: bool = False) -> None:
+        """Enough workers for the pending runs (at most GRADLAB_WORKERS); warm: at least one."""
+        from core.jobs import max_workers
 
-    def spawn(self, store: RunStore, run_id: str) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "core.worker", str(store.run_dir(run_id))]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env={**os.environ, "MODELS_CACHE": str(store.root)},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: cancel kills it and its children
-        )
-        self.children.append(proc)
-        return proc
+        self.reap()
+        workers = worker_pool.live_workers(store)
+        registered = {w["pid"] for w in workers}
+        starting = [p for p in self.children if p.pid not in registered]
+        busy = sum(1 for w in workers if w.get("serving"))
+        want = len(worker_pool.pending(store))
+        if warm and os.environ.get("GRADLAB_WARM_WORKERS", "1") != "0":
+            want = max(want, 1)
+        target = min(max_workers(), busy + want)
+        for _ in range(target - len(workers) - len(starting)):
+            self.children.append(spawn_worker(store))
 
     def reap(self) -> None:
         for proc in list(self.children):
@@ -61,11 +64,17 @@ class LocalExecutor:
                 self.children.remove(proc)
 
 
-def identity(pid: int) -> dict[str, Any]:
-    try:
-        return {"pid": pid, "pid_created": psutil.Process(pid).create_time()}
-    except psutil.Error:  # already gone: status() will read it as interrupted
-        return {"pid": pid, "pid_created": None}
+def spawn_worker(store: RunStore) -> subprocess.Popen:
+    """A warm worker for store, in its own session (cancel kills it and its children)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "core.worker", "--serve", str(store.root)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "MODELS_CACHE": str(store.root)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def kill(pid: Any, created: Any) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import filelock
 
+from core import budget
 from core.config import RunSpec, run_id
 from core.errors import UserError
 from core.executor import Executor, get_executor
@@ -24,6 +25,9 @@ from core.runs import ACTIVE, RunStore, now_iso
 
 if TYPE_CHECKING:  # only annotations: the sidebar's queue() must not import pandas
     import pandas as pd
+
+
+CANCEL_LOCK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def max_workers() -> int:
 
 
 def max_queue() -> int:
-    """Runs that may wait or train at once (GRADLAB_MAX_QUEUE); each waiting one is a process."""
+    """Runs that may wait or train at once (GRADLAB_MAX_QUEUE)."""
     return _env_int("GRADLAB_MAX_QUEUE", 16, 1, 1000)
 
 
@@ -60,8 +64,10 @@ def check(spec: RunSpec, prices: pd.DataFrame | None) -> str:
     if spec.data.source == "task":  # generated data: no prices, the fingerprint hashes it
         from core import tasks
 
+        budget.check(spec, spec.data.n_train, 1)
         return tasks.fingerprint(spec.data)
-    dataset.make_dataset(prices, spec.data)  # too few rows for the lookback → DataError
+    ds = dataset.make_dataset(prices, spec.data)  # too few rows for the lookback → DataError
+    budget.check(spec, len(ds.train.x), len(ds.feature_names))  # refused before it costs
     return data.fingerprint(prices)
 
 
@@ -94,8 +100,10 @@ def submit(
                     "wait for one to finish or cancel one"
                 )
             store.create(spec, fp)
+        store.write_status(rid, executor=executor.name)  # before a worker can see it
         fields = executor.launch(store, rid)
-        store.write_status(rid, executor=executor.name, **fields)
+        if fields:
+            store.write_status(rid, **fields)
     return Submitted(rid, False, "queued")
 
 
@@ -110,6 +118,15 @@ def cancel(run_id: str, store: RunStore | None = None) -> dict[str, Any]:
     store = store or RunStore()
     if not store.run_dir(run_id).exists():
         raise UserError(f"there is no run {run_id}: pick one from the queue")
+    # The run's lock keeps a worker from claiming it between our read and our write; a
+    # foreground CLI run holds it for its whole training, so don't wait for that one.
+    lock = store.lock(run_id, timeout=CANCEL_LOCK_S)
+    with contextlib.suppress(filelock.Timeout), lock:
+        return _cancel(store, run_id)
+    return _cancel(store, run_id)
+
+
+def _cancel(store: RunStore, run_id: str) -> dict[str, Any]:
     st = store.status(run_id)
     if st.get("state") not in ACTIVE:
         return st  # finished meanwhile: nothing to stop
@@ -119,9 +136,9 @@ def cancel(run_id: str, store: RunStore | None = None) -> dict[str, Any]:
     )
 
 
-def ensure_started(store: RunStore | None = None) -> None:
-    """Make sure queued runs will be served (the server calls this at start)."""
-    get_executor().ensure_started(store or RunStore())
+def ensure_started(store: RunStore | None = None, warm: bool = False) -> None:
+    """Make sure queued runs will be served; warm (the server): a worker ready beforehand."""
+    get_executor().ensure_started(store or RunStore(), warm=warm)
 
 
 def queue(store: RunStore | None = None, *, ensure: bool = True) -> list[dict[str, Any]]:

@@ -219,6 +219,8 @@ class RunStore:
 
     def _alive(self, st: dict[str, Any]) -> bool:
         if "pid" not in st:  # submitter has not recorded the worker yet
+            if st.get("state") == "queued" and st.get("executor"):
+                return True  # waits in the store for its executor, no process owns it yet
             queued_at = st.get("queued_at")
             return isinstance(queued_at, (int, float)) and time.time() - queued_at < PID_GRACE_S
         return worker_alive(st)

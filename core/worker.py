@@ -17,6 +17,7 @@ from typing import Any
 import filelock
 import numpy as np
 
+from core import worker_limits
 from core.errors import UserError
 from core.procs import process_identity
 from core.runs import RunStore, now_iso
@@ -61,47 +62,62 @@ def _progress(row: dict, epochs: int) -> str:
     )
 
 
-def wait_for_slot(store: RunStore, run_id: str) -> filelock.BaseFileLock | None:
-    """Hold one of N slot locks; None if the run stopped being queued (cancelled) meanwhile."""
+def try_slot(store: RunStore) -> filelock.BaseFileLock | None:
+    """One of the N slot locks (GRADLAB_WORKERS) if one is free now, else None."""
     from core.jobs import max_workers
 
-    n = max_workers()
     slots = store.root / "_slots"
     slots.mkdir(exist_ok=True)
+    for i in range(max_workers()):
+        lock = filelock.FileLock(str(slots / f"{i}.lock"), timeout=0)
+        try:
+            lock.acquire()
+            return lock
+        except filelock.Timeout:
+            continue
+    return None
+
+
+def wait_for_slot(store: RunStore, run_id: str) -> filelock.BaseFileLock | None:
+    """Hold one of N slot locks; None if the run stopped being queued (cancelled) meanwhile."""
     while store.status(run_id).get("state") == "queued":
-        for i in range(n):
-            lock = filelock.FileLock(str(slots / f"{i}.lock"), timeout=0)
-            try:
-                lock.acquire()
-                return lock
-            except filelock.Timeout:
-                continue
+        slot = try_slot(store)
+        if slot is not None:
+            return slot
         time.sleep(POLL_S)
     return None
 
 
-def execute(store: RunStore, run_id: str, log: Log | None = None) -> dict[str, Any]:
-    """Train the queued run run_id; returns its summary (or its final status if it did not finish)."""
+def execute(
+    store: RunStore, run_id: str, log: Log | None = None, *, slot_held: bool = False
+) -> dict[str, Any]:
+    """Train the queued run run_id; returns its summary (or its final status if it did not finish).
+
+    slot_held: the caller (a warm worker) already holds a slot and has claimed the run."""
     log = log or (lambda _msg: None)
     store.clean_tmp()
+    slot = None
+    if not slot_held:
+        try:
+            raw = store.read_json(run_id, "status.json") or {}
+        except ValueError:  # hand-edited status: status() reads it as failed and we stop below
+            raw = {}
+        if raw.get("state") == "queued" and raw.get("pid") is None:
+            store.write_status(run_id, **process_identity())  # started by hand, not by submit
+        slot = wait_for_slot(store, run_id)
+        if slot is None:
+            return store.status(run_id)
     try:
-        raw = store.read_json(run_id, "status.json") or {}
-    except ValueError:  # hand-edited status: status() reads it as failed and we stop below
-        raw = {}
-    if raw.get("state") == "queued" and raw.get("pid") is None:
-        store.write_status(run_id, **process_identity())  # started by hand, not by jobs.submit
-    slot = wait_for_slot(store, run_id)
-    if slot is None:
-        return store.status(run_id)
-    try:
-        result = _train(store, run_id, log)
+        with worker_limits.Watchdog(store, run_id):
+            result = _train(store, run_id, log)
     except UserError as exc:
         result = _fail(store, run_id, str(exc))
     except Exception as exc:  # our bug (or a full disk): record it instead of dying silently
         log(traceback.format_exc())
         result = _fail(store, run_id, _internal_message(exc))
     finally:
-        slot.release()
+        if slot is not None:
+            slot.release()
     with contextlib.suppress(Exception):  # a full disk must not turn a finished run into a failure
         store.evict()
     return result
@@ -204,26 +220,42 @@ def dataset_splits() -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m core.worker RUN_DIR``: train that queued run; exit 0 if it ended done."""
+    """``python -m core.worker RUN_DIR``: train that queued run; exit 0 if it ended done.
+    ``python -m core.worker --serve STORE``: a warm worker (core/worker_pool.py)."""
     import sys
     from pathlib import Path
 
     from core.config import check_run_id
 
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # a worker process of its own: the kernel's OOM killer takes it first
+        worker_limits.prefer_for_oom_killer()
+    log: Log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     try:
+        if len(args) == 2 and args[0] == "--serve":
+            return _serve(RunStore(args[1]), log)
         if len(args) != 1:
-            raise UserError("usage: python -m core.worker RUN_DIR (a queued run's directory)")
+            raise UserError("usage: python -m core.worker RUN_DIR | --serve STORE")
         path = Path(args[0])
         rid = check_run_id(path.name)
         if not path.is_dir():  # before RunStore(), which would create the parent folder
             raise UserError(f"no run directory {path}: submit the run first")
         store = RunStore(path.parent)
-        execute(store, rid, lambda msg: print(msg, file=sys.stderr, flush=True))
+        execute(store, rid, log)
     except UserError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     return 0 if store.status(rid).get("state") == "done" else 1
+
+
+def _serve(store: RunStore, log: Log) -> int:
+    from core import executor_local, worker_pool
+
+    why = worker_pool.serve(store, log)
+    log(f"warm worker leaves: {why}")
+    if why == "recycled" and worker_pool.pending(store):
+        executor_local.spawn_worker(store)  # nobody else may be watching the queue
+    return 0
 
 
 if __name__ == "__main__":

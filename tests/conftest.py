@@ -10,6 +10,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and deterministic
+os.environ.setdefault("GRADLAB_WARM_WORKERS", "0")  # no idle TensorFlow worker per AppTest
 
 import pytest  # noqa: E402
 

@@ -106,8 +106,9 @@ def test_queue_limits_and_cancel(store_root, prices, monkeypatch):
         jobs.submit(_spec(500, seed=3), prices, store)
     time.sleep(2.0)  # one slot: the second run must still be waiting
     assert [r["state"] for r in jobs.queue(store)] == ["running", "queued"]
+    assert "pid" not in store.status(second)  # queued in the store: no process to kill
     for rid in (second, first):
-        pid, created = store.status(rid)["pid"], store.status(rid)["pid_created"]
+        pid, created = store.status(rid).get("pid"), store.status(rid).get("pid_created")
         assert jobs.cancel(rid, store)["state"] == "cancelled"
         wait_for(lambda p=pid, c=created: not process_alive(p, c), timeout=10, what="the kill")
         assert _state(store, rid) == "cancelled"
