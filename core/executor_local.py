@@ -49,7 +49,11 @@ class LocalExecutor:
         self.reap()
         workers = worker_pool.live_workers(store)
         registered = {w["pid"] for w in workers}
-        starting = [p for p in self.children if p.pid not in registered]
+        # Spawned, not yet registered; a killed one can linger unreaped for a moment as a
+        # zombie while its threads exit, and must not count as starting.
+        starting = [
+            p for p in self.children if p.pid not in registered and process_alive(p.pid, None)
+        ]
         busy = sum(1 for w in workers if w.get("serving"))
         want = len(worker_pool.pending(store))
         if warm and os.environ.get("GRADLAB_WARM_WORKERS", "1") != "0":

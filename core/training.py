@@ -22,8 +22,11 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
+from core import (
+    compile_choice,
+    wavefront,  # noqa: F401  (registers WavefrontCells before any model loads)
+)
 from core import gates as _gates
-from core import wavefront  # noqa: F401  (registers WavefrontCells before any model loads)
 from core.atomic import atomic_path
 from core.cells import CELL_OF as _CELL_OF
 from core.config import RunSpec, TrainSpec
@@ -69,6 +72,11 @@ class TrainResult:
     kept_gates: dict = field(default_factory=dict)  # core.gates.measure of the kept weights
     initial_gates: dict = field(default_factory=dict)  # the same before the first update
     memory_horizon: int | None = None  # of the kept weights' gradients through time
+    # Wall seconds of fit's phases (build, probe, first_epoch, epochs, kept_probe): where the
+    # time went, as Results shows it; samples/s of epochs 2.. (None: one epoch ran).
+    phases: dict = field(default_factory=dict)
+    steady_samples_per_second: float | None = None
+    compile: dict = field(default_factory=dict)  # the compile options chosen, and why
 
 
 def spectral_radii(model: keras.Model) -> tuple[dict, dict]:
@@ -214,10 +222,12 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     _backend.make_deterministic()
     _, lookback, n_features = ds.train.x.shape
     wave = use_wavefront(spec.model, gpu=bool(device.get("gpu")))
+    clock = _Clock(sink)
+    clock.phase("build", "building the model")
     model = build_model(spec.model, lookback, n_features, t.seed, wavefront=wave)
-    model.compile(
-        optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm, **compile_options(device)
-    )
+    chosen = compile_choice.choose(spec, len(ds.train.x), compile_options(device))
+    model.compile(optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm, **chosen["options"])
+    clock.phase("probe", "probing gradients before training")
     # The probe is the first validation windows: fixed across epochs, seeds and cells of
     # one dataset, never used for a weight update, and it leaves the test split untouched.
     probe_x, probe_y = ds.val.x[: t.probe_size], ds.val.y[: t.probe_size]
@@ -226,7 +236,8 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     recorder = EpochRecorder(make_gtt_probe(model, probe_x, probe_y), lookback, sink, probe_x)
     recorder.probe_now(0)
     initial_gates = _gates.measure(model, probe_x)  # the callback has no model before fit
-    callbacks: list = [recorder]
+    steps = -(-len(ds.train.x) // t.batch_size)
+    callbacks: list = [recorder, _Progress(clock, steps, chosen["options"])]
     if t.patience > 0:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -242,7 +253,9 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         verbose=0,
     )
     seconds = time.perf_counter() - start
+    clock.phase("kept_probe", "probing the kept weights")
     kept = _kept(recorder, t.patience)
+    clock.stop()
     # Predict on the plain path, as a model loaded from disk does: a saved run then predicts
     # bit for bit what it showed (XLA may round the last bit differently).
     if BACKEND == "tensorflow":  # under JAX, a loaded model predicts through XLA too
@@ -264,7 +277,61 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         kept_gates=kept["gates"],
         initial_gates=initial_gates,
         memory_horizon=kept["memory_horizon"],
+        phases=clock.seconds,
+        steady_samples_per_second=_steady(recorder.history, len(ds.train.x)),
+        compile=chosen,
     )
+
+
+def _steady(history: list[dict], n_train: int) -> float | None:
+    """Samples/s of the epochs after the first (whose time includes compiling the step)."""
+    later = [r["seconds"] for r in history[1:] if isinstance(r.get("seconds"), (int, float))]
+    return n_train * len(later) / sum(later) if later and sum(later) > 0 else None
+
+
+class _Clock:
+    """Wall seconds per named phase; tells the sink (if it listens) what is happening."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink, self.seconds = sink, {}
+        self._name: str | None = None
+        self._t0 = 0.0
+
+    def phase(self, name: str, words: str) -> None:
+        self.stop()
+        self._name, self._t0 = name, time.perf_counter()
+        if (on_phase := getattr(self.sink, "on_phase", None)) is not None:
+            on_phase(name, words)
+
+    def stop(self) -> None:
+        if self._name is not None:
+            self.seconds[self._name] = time.perf_counter() - self._t0
+        self._name = None
+
+    def batch(self, epoch: int, batch: int, steps: int) -> None:
+        if (on_batch := getattr(self.sink, "on_batch", None)) is not None:
+            on_batch(epoch, batch, steps)
+
+
+class _Progress(keras.callbacks.Callback):
+    """Phases of fit (first epoch: compiling the step) and batches done inside an epoch."""
+
+    def __init__(self, clock: _Clock, steps: int, options: dict) -> None:
+        super().__init__()
+        self.clock, self.steps = clock, steps
+        self.jit = "XLA-" if options.get("jit_compile") else ""
+        self._epoch = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.clock.phase("first_epoch", f"compiling the {self.jit}model (first epoch)")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch + 1
+        if epoch == 1:
+            self.clock.phase("epochs", "training")
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.clock.batch(self._epoch, min(batch + 1, self.steps), self.steps)
 
 
 def _kept(recorder: EpochRecorder, patience: int) -> dict:

@@ -17,12 +17,13 @@ from typing import Any
 import filelock
 import numpy as np
 
-from core import worker_limits
+from core import phases, worker_limits
 from core.errors import UserError
 from core.procs import process_identity
 from core.runs import RunStore, now_iso
 
 Log = Callable[[str], None]
+BATCH_EVERY_S = 0.5  # live per-batch progress; each write is a small locked JSON file
 POLL_S = 0.2  # slot polling; short enough that a freed slot is taken at once
 DIVERGED = (
     "training diverged (the loss became NaN or infinite): lower the learning rate or set clipnorm"
@@ -39,6 +40,7 @@ class StoreSink:
 
     def __init__(self, store: RunStore, run_id: str, epochs: int, log: Log) -> None:
         self.store, self.run_id, self.epochs, self.log = store, run_id, epochs, log
+        self._batch_at = 0.0
 
     def on_probe(self, x: np.ndarray, y: np.ndarray) -> None:
         self.store.write_probe(self.run_id, x, y)
@@ -48,6 +50,18 @@ class StoreSink:
         self.store.write_json(self.run_id, "gradients_through_time.json", gtt)
         self.store.write_status(self.run_id, epoch=row["epoch"])
         self.log(_progress(row, self.epochs))
+
+    def on_phase(self, name: str, words: str) -> None:
+        """What the live view says is happening ("compiling the model (first epoch)")."""
+        self.store.write_status(self.run_id, phase=words, phase_key=name)
+
+    def on_batch(self, epoch: int, batch: int, batches: int) -> None:
+        """Batches done in the running epoch, at most every BATCH_EVERY_S (a status write)."""
+        now = time.monotonic()
+        if now - self._batch_at < BATCH_EVERY_S and batch < batches:
+            return
+        self._batch_at = now
+        self.store.write_status(self.run_id, batch=batch, batches=batches, batch_epoch=epoch)
 
 
 def _progress(row: dict, epochs: int) -> str:
@@ -134,51 +148,67 @@ def _fail(store: RunStore, run_id: str, message: str) -> dict[str, Any]:
 
 
 def _train(store: RunStore, run_id: str, log: Log) -> dict[str, Any]:
-    from core import dataset
-
     spec = store.spec(run_id)
     fp = store.read_json(run_id, "spec.json")["data_fingerprint"]
-    store.write_status(
-        run_id, state="running", started=now_iso(), started_ts=time.time(), epoch=0,
-        epochs=spec.train.epochs, error=None, **process_identity(),
+    began, me = time.time(), process_identity()
+    queued = store.write_status(
+        run_id, state="running", started=now_iso(), started_ts=began, epoch=0,
+        epochs=spec.train.epochs, error=None, phase="loading the data", **me,
     )  # fmt: skip
-    # Data problems surface before the seconds TensorFlow takes to load.
-    if spec.data.source == "task":  # generated from the spec, no prices stored
-        from core import tasks
+    sink = StoreSink(store, run_id, spec.train.epochs, log)
+    with phases.Timer() as data_t:  # data problems surface before TensorFlow's seconds
+        ds = _dataset(store, spec, fp)
+    sink.on_phase("worker_start", "starting a worker (loading TensorFlow)")
+    with phases.Timer() as import_t:
+        from core import training  # TensorFlow loads here (a warm worker has it already)
 
-        ds: Any = tasks.make_task_dataset(spec.data)  # the same duck-typed splits
-    else:
-        ds = dataset.make_dataset(store.load_prices(fp), spec.data)
-    from core import training  # TensorFlow loads here, after a slot is ours
-
-    device = training.setup_device(spec.train.mixed_precision)
+        device = training.setup_device(spec.train.mixed_precision)
     store.write_status(run_id, device=device["name"])
     log(f"run {run_id}: {spec.model.cell} on {device['name']}, {spec.train.epochs} epochs")
-    result = training.fit(spec, ds, StoreSink(store, run_id, spec.train.epochs, log))
+    result = training.fit(spec, ds, sink)
     if result.state == "diverged":
         return store.write_status(
             run_id, state="diverged", finished=now_iso(), epoch=result.epochs_run, error=DIVERGED
         )
-    summary = _finish(store, run_id, spec, ds, result)
+    spent = phases.waits(queued, began, me["pid_created"], import_t.seconds)
+    spent.update(data=data_t.seconds, **result.phases)
+    summary = _finish(store, run_id, spec, ds, result, spent)
     store.write_status(run_id, state="done", finished=now_iso(), epoch=result.epochs_run)
     return summary
 
 
-def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> dict[str, Any]:
-    from core import evaluation, models, training
-
-    preds = {name: training.predict(result.model, getattr(ds, name).x) for name in dataset_splits()}
-    if spec.data.source == "task":
+def _dataset(store: RunStore, spec: Any, fp: str) -> Any:
+    if spec.data.source == "task":  # generated from the spec, no prices stored
         from core import tasks
 
-        metrics, frame = tasks.evaluate_task(ds, preds)  # no prices: MSE vs training mean
-    else:
-        metrics, frame = evaluation.evaluate(ds, preds)
-    store.write_predictions(run_id, frame)
-    # With "kept": the probe of the weights the model keeps, taken after training ended.
-    store.write_json(run_id, "gradients_through_time.json", result.gradients_through_time)
-    with store.atomic_path(store.model_path(run_id)) as tmp:
-        training.save_model(result.model, tmp)
+        return tasks.make_task_dataset(spec.data)
+    from core import dataset
+
+    return dataset.make_dataset(store.load_prices(fp), spec.data)
+
+
+def _finish(
+    store: RunStore, run_id: str, spec: Any, ds: Any, result: Any, spent: dict[str, float]
+) -> dict[str, Any]:
+    from core import evaluation, models, training
+
+    store.write_status(run_id, phase="evaluating on the test split")
+    with phases.Timer() as eval_t:
+        preds = {n: training.predict(result.model, getattr(ds, n).x) for n in dataset_splits()}
+        if spec.data.source == "task":
+            from core import tasks
+
+            metrics, frame = tasks.evaluate_task(ds, preds)  # no prices: MSE vs training mean
+        else:
+            metrics, frame = evaluation.evaluate(ds, preds)
+    store.write_status(run_id, phase="saving the run")
+    with phases.Timer() as save_t:
+        store.write_predictions(run_id, frame)
+        # With "kept": the probe of the weights the model keeps, taken after training ended.
+        store.write_json(run_id, "gradients_through_time.json", result.gradients_through_time)
+        with store.atomic_path(store.model_path(run_id)) as tmp:
+            training.save_model(result.model, tmp)
+    spent = phases.ordered({**spent, "evaluation": eval_t.seconds, "save": save_t.seconds})
     eligible, reasons = models.cudnn_eligible(spec.model)
     return store.write_summary(
         run_id,
@@ -188,6 +218,12 @@ def _finish(store: RunStore, run_id: str, spec: Any, ds: Any, result: Any) -> di
             "params": result.params,
             "train_seconds": result.train_seconds,
             "samples_per_second": result.samples_per_second,
+            # Where the time went (core/phases.py), and speed labelled by what it counts:
+            "phases": spent,
+            **phases.throughput(
+                len(ds.train.x), result.epochs_run, result.steady_samples_per_second, spent
+            ),
+            "compile": result.compile,
             "best_epoch": result.best_epoch,
             # Of the weights model.keras keeps (core/gates.py, docs/ARCHITECTURE.md):
             "memory_horizon": result.memory_horizon,

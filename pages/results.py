@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import evaluation, plots, plots_compare
+from core import evaluation, phases, plots, plots_compare
 from core.config import check_run_id
 from core.errors import UserError
 from core.records import ACTIVE
@@ -450,8 +450,7 @@ def run_facts(status: dict, data: dict) -> None:
     facts = [f"trained on {device}" if device else "device not recorded yet"]
     if isinstance(summary.get("train_seconds"), (int, float)):
         facts.append(f"{summary['train_seconds']:.1f} s")
-    if isinstance(summary.get("samples_per_second"), (int, float)):
-        facts.append(f"{summary['samples_per_second']:,.0f} samples/s")
+    facts += phases.speed_facts(summary)  # steady state and end to end, each labelled
     if summary.get("epochs_run"):
         facts.append(f"{summary['epochs_run']} epochs (best {summary.get('best_epoch', '?')})")
     if summary.get("params"):
@@ -463,6 +462,16 @@ def run_facts(status: dict, data: dict) -> None:
     if summary and not summary.get("cudnn_eligible", True):
         facts.append("no fused cuDNN kernel on a GPU")
     st.caption(plain(" · ".join(facts)))
+    time_to_result(summary)
+
+
+def time_to_result(summary: dict) -> None:
+    """Where the run's time went, from the click to the saved result (summary phases)."""
+    spent = summary.get("phases")
+    if isinstance(spent, dict) and spent:
+        total = sum(v for v in spent.values() if isinstance(v, (int, float)))
+        with st.expander(f"Time to result: {total:.1f} s, phase by phase"):
+            st.caption(plain(phases.describe(spent)))
 
 
 def task_cards(m: dict, summary: dict) -> None:

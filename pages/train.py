@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from core import data, dataset, evaluation, jobs, models, plots
 from core.config import (
@@ -28,6 +29,7 @@ from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage,
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"
+SCROLL_KEY = "train_scroll"  # set by a Train click: scroll the live view into sight once
 TARGET_LABELS = {"return": "next-day log return", "price": "scaled price level (easy to fool)"}
 
 
@@ -130,30 +132,57 @@ def submit(spec: RunSpec, prices: pd.DataFrame) -> None:
     submitted = jobs.submit(spec, prices)
     st.session_state[RUN_KEY] = submitted.run_id
     st.session_state[CACHED_KEY] = bool(submitted.cached)
+    st.session_state[SCROLL_KEY] = True  # bring the live view into sight after the click
 
 
 def _eta(status: dict, rows: list[dict]) -> str:
+    """Time left from the steady-state epochs only: the first one includes compiling."""
     epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
-    secs = [r["seconds"] for r in rows if isinstance(r.get("seconds"), (int, float))]
-    if not secs or not epochs:
+    steady = [r["seconds"] for r in rows[1:] if isinstance(r.get("seconds"), (int, float))]
+    if not epochs or epoch >= epochs:
         return ""
-    left = (epochs - epoch) * sum(secs) / len(secs)
+    if not steady:
+        return " · time left known after the second epoch"
+    left = (epochs - epoch) * sum(steady) / len(steady)
     return f" · at most {left:.0f} s left (early stopping may end it sooner)"
 
 
-def _progress(run_id: str, status: dict, rows: list[dict]) -> None:
-    epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
+def progress_text(status: dict, rows: list[dict]) -> tuple[float, str]:
+    """The live bar: fraction done and what is happening (phase, epoch, batch, time left)."""
     if status.get("state") == "queued":
-        st.progress(0.0, text="Queued: waiting for a free worker…")
-    else:
-        frac = min(epoch / epochs, 1.0) if epochs else 0.0
-        st.progress(frac, text=f"Epoch {epoch}/{epochs or '?'}{_eta(status, rows)}")
+        return 0.0, "Queued: waiting for a free worker…"
+    epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
+    phase = status.get("phase") or "starting a worker"
+    batch, batches = status.get("batch"), status.get("batches")
+    inside = status.get("batch_epoch") == epoch + 1 and isinstance(batch, int) and batches
+    done = epoch + (batch / batches if inside else 0.0)  # type: ignore[operator]
+    frac = min(done / epochs, 1.0) if epochs else 0.0
+    where = f"Epoch {epoch + 1 if inside else epoch}/{epochs or '?'}"
+    if inside:
+        where += f" · batch {batch}/{batches}"
+    return frac, f"{phase[:1].upper()}{phase[1:]} · {where}{_eta(status, rows)}"
+
+
+def _progress(run_id: str, status: dict, rows: list[dict]) -> None:
+    frac, text = progress_text(status, rows)
+    st.progress(frac, text=text)
     if st.button("Cancel", key="train_cancel"):
         if not may_manage(run_id):  # login on: someone else's run (a shared cache hit)
             st.error("This run belongs to someone else: only its owner or an admin may cancel it.")
             return
         jobs.cancel(run_id)
         st.rerun()
+
+
+def _scroll_into_view() -> None:
+    """Once after the Train click: the live view scrolls into sight (a fixed script, no
+    user text; the page's own anchor id)."""
+    if st.session_state.pop(SCROLL_KEY, False):
+        components.html(
+            "<script>const el = window.parent.document.getElementById('live-run');"
+            "if (el) el.scrollIntoView({behavior: 'smooth', block: 'start'});</script>",
+            height=0,
+        )
 
 
 def _curves(rows: list[dict], cell: str) -> None:
@@ -238,7 +267,8 @@ def current_run() -> None:
     run_id = st.session_state.get(RUN_KEY)
     if not run_id:
         return
-    st.subheader(f"Run {run_id}")
+    st.subheader(f"Run {run_id}", anchor="live-run")
+    _scroll_into_view()
     store = get_store()
     try:
         cell = store.spec(run_id).model.cell

@@ -163,3 +163,21 @@ def test_the_model_download_says_so_when_the_file_is_gone(store_root):
     assert not at.exception
     assert len(at.get("download_button")) == 2
     assert any("model file is gone" in c.value for c in at.caption)
+
+
+def test_time_to_result_phases_and_labelled_speeds(store_root):
+    rid = make_run(store_root)
+    store = RunStore(store_root)
+    summary = store.summary(rid)
+    spent = {"queue_wait": 0.1, "worker_start": 0.0, "data": 0.2, "first_epoch": 2.5}
+    spent.update(epochs=1.5, evaluation=0.3, save=0.4)
+    summary.update(phases=spent, samples_per_second_steady=9000.0)
+    summary.update(samples_per_second_end_to_end=2000.0)
+    store.write_json(rid, "summary.json", summary)  # checksums unchanged: still complete
+    at = _page(rid)
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "9,000 samples/s steady state (first epoch excluded)" in captions
+    assert "2,000 samples/s end to end" in captions
+    assert at.expander[0].label == "Time to result: 5.0 s, phase by phase"
+    assert "first epoch (compiles the step) 2.5 s · later epochs 1.5 s" in captions

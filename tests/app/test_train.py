@@ -138,3 +138,45 @@ def test_a_choice_that_loses_cudnn_is_noted(store_root, key, value):
 
         for job in jobs.queue(RunStore(store_root)):
             jobs.cancel(job["run_id"], RunStore(store_root))
+
+
+def _live_text(at: AppTest) -> str:
+    return at.get("progress")[-1].proto.text
+
+
+def test_live_view_says_the_phase_the_batch_and_a_steady_state_eta(store_root):
+    store = RunStore(store_root)
+    rid = make_run(store_root, epochs=10, state="queued")
+    at = open_train()
+    at.session_state["train_run_id"] = rid
+    at.run()
+    assert _live_text(at) == "Queued: waiting for a free worker…"
+    store.write_status(rid, state="running", phase="starting a worker (loading TensorFlow)")
+    at.run()
+    assert not at.exception
+    later = " · time left known after the second epoch"  # the first includes compiling
+    assert _live_text(at) == "Starting a worker (loading TensorFlow) · Epoch 0/10" + later
+    store.write_status(rid, phase="compiling the XLA-model (first epoch)")
+    store.write_status(rid, batch=3, batches=63, batch_epoch=1)
+    at.run()
+    text = _live_text(at)
+    assert text == "Compiling the XLA-model (first epoch) · Epoch 1/10 · batch 3/63" + later
+    running = make_run(store_root, epochs=10, seed=1, state="running")  # 5 epochs of rows
+    store.write_status(running, phase="training", epoch=5, batch=40, batches=63, batch_epoch=6)
+    at.session_state["train_run_id"] = running
+    at.run()
+    rows = store.metrics(running)
+    steady = sum(r["seconds"] for r in rows[1:]) / len(rows[1:])  # epoch 1 left out
+    text = _live_text(at)
+    assert text.startswith("Training · Epoch 6/10 · batch 40/63 · at most ")
+    assert f"at most {5 * steady:.0f} s left" in text
+
+
+def test_the_train_click_scrolls_the_live_view_into_sight_once(store_root):
+    rid = make_run(store_root, state="running")
+    at = open_train()
+    at.session_state["train_run_id"] = rid
+    at.session_state["train_scroll"] = True  # what a click on Train sets
+    at.run()
+    assert not at.exception and "train_scroll" not in at.session_state
+    assert at.get("subheader")[-1].proto.anchor == "live-run"
