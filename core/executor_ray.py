@@ -158,8 +158,9 @@ class RayExecutor:
             kill(status.get("pid"), status.get("pid_created"))
         # Elsewhere the task's own watcher ends it once jobs writes "cancelled".
 
-    def ensure_started(self, store: RunStore) -> None:
-        """Owned tasks that ended without finishing their run (a dead node): mark them."""
+    def ensure_started(self, store: RunStore, warm: bool = False) -> None:
+        """Owned tasks that ended without finishing their run (a dead node): mark them.
+        warm: nothing to prepare, Ray's workers are the cluster's."""
         if not self.refs:
             return
         ray = _ray()

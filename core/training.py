@@ -293,7 +293,8 @@ class _Clock:
     """Wall seconds per named phase; tells the sink (if it listens) what is happening."""
 
     def __init__(self, sink: Any) -> None:
-        self.sink, self.seconds = sink, {}
+        self.sink = sink
+        self.seconds: dict[str, float] = {}
         self._name: str | None = None
         self._t0 = 0.0
 
