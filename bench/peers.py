@@ -62,7 +62,9 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def run_darts(data: dict, cell: str, epochs: int, seed: int = 0) -> dict:
+def run_darts(
+    data: dict, cell: str, epochs: int, seed: int = 0, hidden: int = HIDDEN, layers: int = LAYERS
+) -> dict:
     from darts import TimeSeries
     from darts.models import BlockRNNModel
 
@@ -73,8 +75,8 @@ def run_darts(data: dict, cell: str, epochs: int, seed: int = 0) -> dict:
         input_chunk_length=data["x"].shape[1],
         output_chunk_length=1,
         model=cell.upper(),
-        hidden_dim=HIDDEN,
-        n_rnn_layers=LAYERS,
+        hidden_dim=hidden,
+        n_rnn_layers=layers,
         dropout=0.0,
         batch_size=BATCH,
         n_epochs=epochs,
@@ -162,7 +164,9 @@ RUNNERS = {"darts": run_darts, "torch": run_torch}
 
 def handle(data: dict, request: dict) -> dict:
     try:
-        return RUNNERS[request["peer"]](data, request["cell"], int(request["epochs"]))
+        size = {k: int(request[k]) for k in ("hidden", "layers") if request.get(k)}
+        size = size if request["peer"] == "darts" else {}  # the torch loop keeps 2 x 64
+        return RUNNERS[request["peer"]](data, request["cell"], int(request["epochs"]), **size)
     except Exception as exc:  # one failed contender must not end the whole benchmark
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -181,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--peer", choices=sorted(RUNNERS), default="darts")
     ap.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--hidden", type=int, default=0, help="units per layer (0: the bench's 64)")
+    ap.add_argument("--layers", type=int, default=0, help="recurrent layers (0: the bench's 2)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     args = ap.parse_args(argv)
     if args.threads:

@@ -16,6 +16,8 @@ and overhead_ratio is the median of the per-round ours/plain ratios (the two ran
                  the speed options, the wavefront and the input pipeline bought together
   plain_keras    keras.Model, Keras defaults: what a user writing model.fit gets
   darts, torch   Darts BlockRNNModel and a raw PyTorch loop in .bench-venv (bench/peers.py)
+The full run ends with bench/ttr.py: the default run from the Train click to rendered Results
+in a real browser, the CLI and Darts whole processes, alternated, medians and ratios.
 With --json the last stdout line is one JSON object (keys in docs/BENCHMARKS.md).
 """
 
@@ -286,7 +288,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     ap.add_argument("--threads", type=int, default=0, help="TF and torch threads (0 = default)")
     ap.add_argument("--no-peer", action="store_true", help="skip Darts / PyTorch")
-    ap.add_argument("--no-side", action="store_true", help="skip data, memory, dashboard")
+    ap.add_argument(
+        "--no-side", action="store_true", help="skip data, memory, dashboard, time to result"
+    )
     ap.add_argument("--repeats", type=int, default=None, help="override the repeat count")
     ap.add_argument("--lockstep-epochs", type=int, default=None, help="override ours/plain epochs")
     ap.add_argument("--cells", default=None, help="comma list of lstm,gru,rnn")
@@ -333,6 +337,11 @@ def side_figures(args, mode: str) -> dict:
         print(f"memory: {out['memory']}", flush=True)
         out["dashboard"] = probes.dashboard_figures()
         print(f"dashboard: {out['dashboard']}", flush=True)
+    if mode == "full" and not args.no_side and not args.no_peer:
+        from bench import ttr  # click to Results vs Darts, whole processes (bench/ttr.py)
+
+        out["time_to_result"] = {k: v for k, v in ttr.measure(3, False).items() if k != "rounds"}
+        print(f"time to result: {out['time_to_result']}", flush=True)
     return out
 
 

@@ -19,7 +19,7 @@ from core.errors import UserError
 
 # Step-work = batches x time steps x layers x (units + 1) x epochs expected; measured
 # break-even on the 2-core CPU (docs/BENCHMARKS.md).
-XLA_BREAK_EVEN_WORK = 4.0e6
+XLA_BREAK_EVEN_WORK = 1.5e6
 EARLY_STOP_EPOCHS = 3  # with patience p, most runs stop about this many epochs after p
 
 

@@ -1,0 +1,175 @@
+"""Time to result of the default run: dashboard click to rendered Results, the CLI whole
+process, and Darts' whole process for the same model and data, alternated, medians, ratio.
+
+    python bench/ttr.py [--rounds 3] [--before] [--json out.json]
+
+Dashboard: a real `streamlit run app.py` (its warm worker started with it) and headless
+chromium through Playwright (as tests/e2e): the Train page with its defaults (LSTM 1x32,
+lookback 30, <= 20 epochs, patience 5, ^GSPC), the clock starts at the Train click and stops
+when Results, opened by the page's "Open in Results" link, has drawn its charts. The run is
+deleted between rounds, so every round trains. CLI: `python -m core train` in a fresh
+process and store. Darts: bench/peers.py in .bench-venv, a BlockRNNModel of the same size on
+the same windows, for the epochs our run trained (import to fitted model). --before sets
+GRADLAB_XLA=on and GRADLAB_WARM_WORKERS=0: the compile options and cold worker per run of
+the code before issue 16. The box's load (uptime) is recorded beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+VENV_PY = ROOT / ".bench-venv" / "bin" / "python"
+
+
+def _env(store: Path, before: bool) -> dict[str, str]:
+    env = {**os.environ, "MODELS_CACHE": str(store), "CUDA_VISIBLE_DEVICES": ""}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", GRADLAB_WARM_WORKERS="0" if before else "1")
+    if before:
+        env["GRADLAB_XLA"] = "on"
+    else:
+        env.pop("GRADLAB_XLA", None)
+    return env
+
+
+def cli_once(before: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "core", "train", "--json"],
+            cwd=ROOT,
+            env=_env(Path(tmp), before),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        wall = time.perf_counter() - start
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"seconds": wall, "epochs": result.get("epochs_run")}
+
+
+def windows_npz(path: Path) -> None:
+    """The default run's training and validation windows, for the peer."""
+    import numpy as np
+
+    from core import data, dataset
+    from core.config import RunSpec
+
+    ds = dataset.make_dataset(data.load_prices("sample", "^GSPC"), RunSpec().data)
+    np.savez(path, x=ds.train.x, y=ds.train.y, vx=ds.val.x, vy=ds.val.y)
+
+
+def darts_once(npz: Path, epochs: int) -> dict[str, Any]:
+    from core.config import RunSpec
+
+    m = RunSpec().model
+    cmd = [str(VENV_PY), str(ROOT / "bench" / "peers.py"), "--data", str(npz), "--peer", "darts"]
+    cmd += ["--cell", m.cell, "--epochs", str(epochs), "--hidden", str(m.units)]
+    cmd += ["--layers", str(m.layers)]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - start
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if "error" in figures:
+        raise RuntimeError(f"darts failed: {figures['error']}")
+    return {"seconds": wall, "fit_seconds": figures.get("seconds")}
+
+
+def dashboard_once(page: Any, url: str, store: Path) -> dict[str, Any]:
+    from bench import dashboard as dash
+    from core.runs import RunStore
+
+    page.goto(url + "/train", wait_until="commit")
+    dash.wait_rendered(page, min_charts=1)
+    start = time.perf_counter()
+    run_id = dash.click_train_and_wait(page, timeout_ms=900_000)
+    trained = time.perf_counter() - start
+    page.get_by_role("link", name="Open in Results").click()
+    dash.wait_rendered(page, dash.RESULTS_CHARTS, title=dash.RESULTS_TITLE)
+    seconds = time.perf_counter() - start
+    summary = RunStore(store).summary(run_id) or {}
+    RunStore(store).delete(run_id)  # the next round trains again
+    return {"seconds": seconds, "to_finished": trained, "phases": summary.get("phases")}
+
+
+def measure(rounds: int, before: bool) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from bench import dashboard as dash
+    from core import worker_pool
+    from core.runs import RunStore
+
+    rows: dict[str, list] = {"dashboard": [], "cli": [], "darts": []}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        store = Path(tmp) / "models_cache"
+        store.mkdir()
+        npz = Path(tmp) / "windows.npz"
+        windows_npz(npz)
+        os.environ.update(_env(store, before))  # the server inherits it (dash.server_env)
+        browser = dash.launch_browser(pw)
+        server = dash.start_server(store, Path(tmp) / "server.log")
+        try:
+            dash.wait_health(server)
+            page = dash.new_page(browser)
+            page.set_default_timeout(900_000)
+            dash.open_home(page, server.url)
+            for i in range(rounds):
+                print(f"round {i + 1}/{rounds} (load {os.getloadavg()[0]:.1f})", flush=True)
+                rows["dashboard"].append(dashboard_once(page, server.url, store))
+                rows["cli"].append(cli_once(before))
+                epochs = rows["cli"][-1]["epochs"] or 7
+                rows["darts"].append(darts_once(npz, epochs))
+                print(json.dumps({k: v[-1] for k, v in rows.items()}), flush=True)
+        finally:
+            dash.stop_server(server)
+            browser.close()
+            for w in worker_pool.live_workers(RunStore(store)):  # its own session
+                os.kill(w["pid"], 9)
+    return _summary(rows, before)
+
+
+def _summary(rows: dict[str, list], before: bool) -> dict[str, Any]:
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
+    return {
+        "mode": "before (XLA on, cold worker per run)" if before else "after",
+        "median_s": med,
+        "dashboard_over_darts": med["dashboard"] / med["darts"],
+        "cli_over_darts": med["cli"] / med["darts"],
+        "rounds": rows,
+        "loadavg": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    if not VENV_PY.exists():
+        print("bench/ttr.py needs .bench-venv (see bench/requirements-bench.txt)", file=sys.stderr)
+        return 2
+    out = measure(args.rounds, args.before)
+    med = out["median_s"]
+    print(
+        f"{out['mode']}: click to Results {med['dashboard']:.1f} s, CLI {med['cli']:.1f} s, "
+        f"Darts {med['darts']:.1f} s; dashboard/Darts {out['dashboard_over_darts']:.2f}, "
+        f"CLI/Darts {out['cli_over_darts']:.2f} (load {out['loadavg'][0]:.1f})"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
