@@ -1,6 +1,6 @@
 """Gate dynamics and the per-step state gain of each recurrent layer, on the probe batch.
 
-A forward pass in float64 NumPy with the layer's own weights, Keras' equations, on the
+A forward pass in float32 NumPy (as Keras computes) with the layer's own weights, Keras' equations, on the
 fixed probe windows (training=False: no dropout). Per recurrent layer (rnn_0, rnn_1, ...):
 
 - LSTM: ``input``, ``forget``, ``output``: mean gate activation over probe windows, time
@@ -24,6 +24,12 @@ names the cells either way); a layer whose weights are not finite gets None.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import glob
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,7 +46,7 @@ def _activation(name: str) -> tuple[Any, Any]:
     """(f, slope(pre, out)) of a cell activation; the names ModelSpec allows."""
     return {
         "tanh": (np.tanh, lambda a, y: 1.0 - y * y),
-        "relu": (lambda a: np.maximum(a, 0.0), lambda a, y: (a > 0).astype(np.float64)),
+        "relu": (lambda a: np.maximum(a, 0.0), lambda a, y: (a > 0).astype(a.dtype)),
         "sigmoid": (_sigmoid, lambda a, y: y * (1.0 - y)),
         "linear": (lambda a: a, lambda a, y: np.ones_like(a)),
     }[name]
@@ -49,7 +55,7 @@ def _activation(name: str) -> tuple[Any, Any]:
 def _np(v: Any) -> np.ndarray:
     import keras
 
-    return np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64)
+    return np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float32)
 
 
 def _rnn(cell: Any, x: np.ndarray, act: str) -> tuple[np.ndarray, dict, list]:
@@ -57,7 +63,7 @@ def _rnn(cell: Any, x: np.ndarray, act: str) -> tuple[np.ndarray, dict, list]:
     W, R = _np(cell.kernel), _np(cell.recurrent_kernel)
     b = _np(cell.bias) if cell.use_bias else 0.0
     xw = x @ W + b
-    h = np.zeros((x.shape[0], R.shape[0]))
+    h = np.zeros((x.shape[0], R.shape[0]), np.float32)
     hs, slopes = [], []
     for t in range(x.shape[1]):
         a = xw[:, t] + h @ R
@@ -79,7 +85,7 @@ def _gru(cell: Any, x: np.ndarray, act: str) -> tuple[np.ndarray, dict, list]:
     U = R.shape[0]
     b_in, b_rec = (_np(cell.bias)[0], _np(cell.bias)[1]) if cell.use_bias else (0.0, 0.0)
     xw = x @ W + b_in
-    h = np.zeros((x.shape[0], U))
+    h = np.zeros((x.shape[0], U), np.float32)
     hs, zs, rs, steps = [], [], [], []
     for t in range(x.shape[1]):
         inner = h @ R + b_rec
@@ -116,7 +122,7 @@ def _lstm(cell: Any, x: np.ndarray, act: str) -> tuple[np.ndarray, dict, list]:
     W, R = _np(cell.kernel), _np(cell.recurrent_kernel)
     U = R.shape[0]
     xw = x @ W + (_np(cell.bias) if cell.use_bias else 0.0)
-    h, c = np.zeros((x.shape[0], U)), np.zeros((x.shape[0], U))
+    h = c = np.zeros((x.shape[0], U), np.float32)
     hs, gates, steps = [], [], []
     for t in range(x.shape[1]):
         a = xw[:, t] + h @ R
@@ -157,7 +163,7 @@ _FORWARD = {"rnn": _rnn, "gru": _gru, "lstm": _lstm}
 
 def step_factor(steps: list, width: int, batch: int, seed: int = 0) -> float:
     """exp(mean log per-step gain) of a unit vector carried back from the last step."""
-    u = np.random.default_rng(seed).normal(size=(batch, width))
+    u = np.random.default_rng(seed).normal(size=(batch, width)).astype(np.float32)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     logs = []
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -169,10 +175,41 @@ def step_factor(steps: list, width: int, batch: int, seed: int = 0) -> float:
     return float(np.exp(np.mean(logs))) if logs else 1.0
 
 
+@functools.cache
+def _blas_local_threads() -> Any:
+    """OpenBLAS' per-thread thread count setter of numpy's bundled OpenBLAS, or None."""
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
+    for path in glob.glob(libs):
+        with contextlib.suppress(OSError, AttributeError):
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+            setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+            return setter
+    return None
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """These are hundreds of tiny matmuls: multithreaded OpenBLAS beside TensorFlow's
+    threads spent 12x the CPU time (1.9 s against 0.16 s a call, 2 x 64 LSTM, T = 60, on
+    the 2-core box). One BLAS thread, for the calling thread only, while measuring."""
+    setter = _blas_local_threads()
+    previous = setter(1) if setter else None
+    try:
+        yield
+    finally:
+        if setter and previous:
+            setter(previous)
+
+
 def measure(model: Any, x: np.ndarray) -> dict[str, dict[str, float | None]]:
     """{layer: {gate means..., "step_factor"}} for every recurrent layer, on windows x."""
+    with _one_blas_thread():
+        return _measure(model, x)
+
+
+def _measure(model: Any, x: np.ndarray) -> dict[str, dict[str, float | None]]:
     out: dict[str, dict[str, float | None]] = {}
-    h = np.asarray(x, dtype=np.float64)
+    h = np.asarray(x, dtype=np.float32)
     for name, owner in weight_owners(model):
         cell = getattr(owner, "cell", owner)
         kind = _CELLS.get(type(cell).__name__.removesuffix("Cell"))
