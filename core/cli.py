@@ -17,6 +17,7 @@ from typing import Any
 from core import cli_memory
 from core.config import RunSpec, check_run_id, run_id
 from core.errors import UserError
+from core.fmt import plain as _fmt
 from core.runs import ACTIVE, RunStore, budget_from_env
 
 REPORTED = ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "skill")
@@ -223,12 +224,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         lines.append(f"  error: {out['error']}")
     _emit(out, lines + [f"  run_dir: {out['run_dir']}"], args.json)
     return 0 if out["state"] == "done" else 1
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return "-" if v is None else str(v)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from core import fmt
 from core.cells import CELL_NAMES
 
 if TYPE_CHECKING:  # annotations only: no runtime dependency
@@ -178,9 +179,7 @@ def _nothing_kept(cell: str, summary: dict, gates: dict, initial: dict) -> str |
 
 
 def _ms(d: dict | None, pattern: str) -> str | None:
-    if not d or not _num(d.get("mean")):
-        return None
-    return f"{pattern.format(d['mean'])} ± {pattern.format(d.get('std') or 0.0)}"
+    return fmt.mean_std(d, pattern, missing="") or None
 
 
 def preset_sentence(cell: str, c: dict, lag: int) -> str:

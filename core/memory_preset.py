@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from core.cells import CELL_NAMES
+from core.compare import mean_std as _mean_std
 from core.config import RunSpec
 
 CELLS = ("rnn", "lstm", "gru")
@@ -46,14 +45,6 @@ def specs(seeds: int = SEEDS) -> list[tuple[str, int, RunSpec]]:
             spec = base.replace(cell=cell, seed=seed, learning_rate=LEARNING_RATE[cell])
             out.append((cell, seed, spec.validate()))
     return out
-
-
-def _mean_std(values: list[Any]) -> dict[str, float | None]:
-    vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not vals:
-        return {"mean": None, "std": None}
-    std = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-    return {"mean": float(np.mean(vals)), "std": std}
 
 
 def _gradient_ratio(gtt: dict | None, lag: int) -> float | None:

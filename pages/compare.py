@@ -20,6 +20,7 @@ import streamlit as st
 from core import compare, jobs, plots, plots_compare
 from core.config import CELLS, OPTIMIZERS, RunSpec
 from core.errors import UserError
+from core.fmt import mean_std as _mean_std
 from core.records import ACTIVE
 from pages import words
 from pages.sources import data_source  # the same data sources as Train
@@ -237,16 +238,6 @@ def engine_runs(ids: list[str], folds: list[dict] | None) -> Any:
     if folds:
         return [compare.runs_by_cell(store, f["run_ids"]) for f in folds]
     return compare.runs_by_cell(store, ids)
-
-
-def _mean_std(stat: dict | None, mean_fmt: str, std_fmt: str) -> str:
-    """'1.23 ± 0.04' (the std never signed), one value alone, '–' for none."""
-    stat = stat or {}
-    if stat.get("mean") is None:
-        return "–"
-    if (stat.get("n") or 0) < 2:
-        return mean_fmt.format(stat["mean"])
-    return f"{mean_fmt.format(stat['mean'])} ± {std_fmt.format(stat['std'])}"
 
 
 def metrics_table(report: dict) -> pd.DataFrame:

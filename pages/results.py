@@ -18,6 +18,7 @@ import streamlit as st
 from core import evaluation, phases, plots, plots_compare
 from core.config import check_run_id
 from core.errors import UserError
+from core.fmt import num as _fmt
 from core.records import ACTIVE
 from core.runs import RunStore
 from pages import words
@@ -169,10 +170,6 @@ def _state_banner(status: dict, data: dict) -> None:
         st.error(f"This run has no readable status ({state}): delete it on the Runs page.")
     for problem in data.get("problems", []):
         st.warning(f"{problem}: that part is not shown.")
-
-
-def _fmt(value: Any, pattern: str) -> str:
-    return pattern.format(value) if isinstance(value, (int, float)) else "n/a"
 
 
 def _error_card(col: Any, label: str, value: Any, naive: Any, pattern: str, kind: str) -> None:

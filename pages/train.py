@@ -23,6 +23,7 @@ from core.config import (
     TrainSpec,
 )
 from core.errors import UserError
+from core.fmt import num as _fmt
 from core.records import ACTIVE
 from pages.sources import data_source  # shared with Compare
 from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
@@ -214,25 +215,21 @@ def _summary_metrics(summary: dict, pred: object = None) -> None:
     cols[1].metric("Naive RMSE", _fmt(m.get("naive_rmse")))
     cols[2].metric(
         "Skill vs naive",
-        _fmt(skill, "+.3f"),
+        _fmt(skill, "{:+.3f}"),
         delta=words,
         delta_color=color,  # type: ignore[arg-type]
         delta_arrow={"green": "up", "red": "down"}.get(color, "off"),  # type: ignore[arg-type]
     )
     cols[3].metric(
         "Direction right",
-        _fmt(m.get("directional_accuracy"), ".1%"),
+        _fmt(m.get("directional_accuracy"), "{:.1%}"),
         delta=None if base is None else f"majority direction {base:.1%}",
         delta_color="gray",
         delta_arrow="off",
     )
-    cols[4].metric("Train time", _fmt(summary.get("train_seconds"), ".1f", " s"))
+    cols[4].metric("Train time", _fmt(summary.get("train_seconds"), "{:.1f} s"))
     if m.get("verdict_vs_naive"):
         st.caption(f"Against tomorrow = today on the test split: {m['verdict_vs_naive']}.")
-
-
-def _fmt(value: object, spec: str = ".4g", unit: str = "") -> str:
-    return f"{value:{spec}}{unit}" if isinstance(value, (int, float)) else "–"
 
 
 def final_view(run_id: str, cell: str) -> None:
