@@ -200,9 +200,10 @@ def preset_sentence(cell: str, c: dict, lag: int) -> str:
         parts.append(f"memory horizon {horizon} steps, which {reach} the lag {lag}")
     ratio = (c.get("log10_gradient_ratio") or {}).get("mean")
     if _num(ratio):
+        size = 10.0**ratio
+        scale = f"{size:.2g} times" if size >= 0.1 else f"{power_of_ten(size)} of"
         parts.append(
-            f"its gradient {lag} steps back is {power_of_ten(10.0**ratio)} of the last step's "
-            "(geometric mean over seeds)"
+            f"its gradient {lag} steps back is {scale} the last step's (geometric mean over seeds)"
         )
     factor = _ms(c.get("step_factor"), "{:.2f}")
     if factor:

@@ -71,3 +71,12 @@ def test_prices_gates_at_start_beside_a_naive_forecast_say_so():
     assert "stayed where they started" not in " ".join(
         insight.run_sentences(SPEC, summary, _gtt([1.0] * 30))
     )
+
+
+def test_preset_sentence_for_a_cell_that_learned():
+    c = {"learning_rate": 0.001, "done": 3, "seeds": 3, "skill": {"mean": 0.993, "std": 0.003},
+         "memory_horizon": {"mean": 49.0, "std": 0.0}, "step_factor": {"mean": 1.0, "std": 0.01},
+         "log10_gradient_ratio": {"mean": 1.0, "std": 0.3}}  # fmt: skip
+    text = insight.preset_sentence("lstm", c, 40)
+    assert "test skill +0.99 ± 0.00: it recalls" in text and "reaches the lag 40" in text
+    assert "is 10 times the last step's" in text
