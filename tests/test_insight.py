@@ -74,7 +74,7 @@ def test_prices_gates_at_start_beside_a_naive_forecast_say_so():
 
 
 def test_preset_sentence_for_a_cell_that_learned():
-    c = {"learning_rate": 0.001, "done": 3, "seeds": 3, "skill": {"mean": 0.993, "std": 0.003},
+    c = {"learning_rate": 0.001, "done": 3, "seeds": 3, "skill": {"mean": 0.993, "std": 0.003, "n": 3},
          "memory_horizon": {"mean": 49.0, "std": 0.0}, "step_factor": {"mean": 1.0, "std": 0.01},
          "log10_gradient_ratio": {"mean": 1.0, "std": 0.3}}  # fmt: skip
     text = insight.preset_sentence("lstm", c, 40)
