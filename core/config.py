@@ -40,7 +40,37 @@ def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise SpecError(f"{name} must be one of {allowed}, got {value!r}")
 
 
-def _in_range(name: str, value: Any, lo: float, hi: float, kind: type = int) -> None:
+# The one home of each numeric setting's inclusive range: validate() checks it and the forms
+# (Train, Compare, Sweeps) bound their widgets by it (bounds()); defaults are the fields'.
+RANGES: dict[str, tuple[float, float]] = {
+    "lookback": (2, 1000),
+    "val_frac": (0.05, 0.4),
+    "test_frac": (0.05, 0.4),
+    "lag": (1, 999),
+    "n_train": (100, 100_000),
+    "n_val": (16, 20_000),
+    "n_test": (16, 20_000),
+    "task_seed": (0, 2**31 - 1),
+    "layers": (1, 4),
+    "units": (1, 512),
+    "dropout": (0.0, 0.9),  # higher drops nearly every input: nothing left to learn from
+    "recurrent_dropout": (0.0, 0.9),
+    "batch_size": (1, 8192),
+    "epochs": (1, 1000),
+    "patience": (0, 1000),
+    "seed": (0, 2**31 - 1),
+    "probe_size": (1, 1024),
+}
+
+
+def bounds(name: str) -> tuple[Any, Any, Any]:
+    """(min, max, default) of a setting, for a form widget: RANGES and the spec's default."""
+    lo, hi = RANGES[name]
+    return lo, hi, _DEFAULTS[name]
+
+
+def _in_range(name: str, value: Any, kind: type = int) -> None:
+    lo, hi = RANGES[name]
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise SpecError(f"{name} must be a whole number between {lo} and {hi}, got {value!r}")
     if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -95,9 +125,9 @@ class DataSpec:
         for f in self.features:
             _one_of("feature", f, FEATURES)
         _one_of("target", self.target, TARGETS)
-        _in_range("lookback", self.lookback, 2, 1000)
-        _in_range("val_frac", self.val_frac, 0.05, 0.4, float)
-        _in_range("test_frac", self.test_frac, 0.05, 0.4, float)
+        _in_range("lookback", self.lookback)
+        _in_range("val_frac", self.val_frac, kind=float)
+        _in_range("test_frac", self.test_frac, kind=float)
         if self.horizon != 1:
             raise SpecError(f"horizon must be 1 (next day), got {self.horizon!r}")
 
@@ -111,16 +141,16 @@ class DataSpec:
                 )
             return
         _one_of("task", self.task, TASKS)
-        _in_range("lag", self.lag, 1, 999)
+        _in_range("lag", self.lag)
         if not isinstance(self.lookback, int) or self.lag >= self.lookback:
             raise SpecError(
                 f"lag {self.lag} must be below the sequence length T (lookback "
                 f"{self.lookback!r}): set lookback to at least {self.lag + 1}, e.g. lag + 10"
             )
-        _in_range("n_train", self.n_train, 100, 100_000)
-        _in_range("n_val", self.n_val, 16, 20_000)
-        _in_range("n_test", self.n_test, 16, 20_000)
-        _in_range("task_seed", self.task_seed, 0, 2**31 - 1)
+        _in_range("n_train", self.n_train)
+        _in_range("n_val", self.n_val)
+        _in_range("n_test", self.n_test)
+        _in_range("task_seed", self.task_seed)
         steps = (self.n_train + self.n_val + self.n_test) * self.lookback
         if steps > 20_000_000:
             raise SpecError(
@@ -148,10 +178,10 @@ class ModelSpec:
 
     def validate(self) -> None:
         _one_of("cell", self.cell, CELLS)
-        _in_range("layers", self.layers, 1, 4)
-        _in_range("units", self.units, 1, 512)
-        _in_range("dropout", self.dropout, 0.0, 0.999999, float)
-        _in_range("recurrent_dropout", self.recurrent_dropout, 0.0, 0.999999, float)
+        _in_range("layers", self.layers)
+        _in_range("units", self.units)
+        _in_range("dropout", self.dropout, kind=float)
+        _in_range("recurrent_dropout", self.recurrent_dropout, kind=float)
         if not isinstance(self.unit_forget_bias, bool):
             raise SpecError(
                 f"unit_forget_bias must be true or false, got {self.unit_forget_bias!r}"
@@ -179,18 +209,18 @@ class TrainSpec:
             raise SpecError(
                 f"learning rate must be above 0 (and at most 1000), got {self.learning_rate!r}"
             )
-        _in_range("batch_size", self.batch_size, 1, 8192)
-        _in_range("epochs", self.epochs, 1, 1000)
+        _in_range("batch_size", self.batch_size)
+        _in_range("epochs", self.epochs)
         if self.clipnorm is not None:
             if isinstance(self.clipnorm, bool) or not isinstance(self.clipnorm, (int, float)):
                 raise SpecError(f"clipnorm must be off or a number above 0, got {self.clipnorm!r}")
             if not self.clipnorm > 0:
                 raise SpecError(f"clipnorm must be off or above 0, got {self.clipnorm!r}")
-        _in_range("patience", self.patience, 0, 1000)
-        _in_range("seed", self.seed, 0, 2**31 - 1)
+        _in_range("patience", self.patience)
+        _in_range("seed", self.seed)
         if not isinstance(self.mixed_precision, bool):
             raise SpecError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
-        _in_range("probe_size", self.probe_size, 1, 1024)
+        _in_range("probe_size", self.probe_size)
 
 
 @dataclass(frozen=True)
@@ -261,3 +291,11 @@ def check_run_id(value: str) -> str:
         shown = repr(value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "…")
         raise SpecError(f"{shown} is not a run id (16 hex characters): pick a run from the list")
     return value
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default
+    for spec in (DataSpec, ModelSpec, TrainSpec)
+    for f in dataclasses.fields(spec)
+    if f.name in RANGES
+}

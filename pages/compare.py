@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from core import compare, jobs, plots, plots_compare
-from core.config import CELLS, OPTIMIZERS, RunSpec
+from core.config import CELLS, OPTIMIZERS, RunSpec, bounds
 from core.errors import UserError
 from core.fmt import mean_std as _mean_std
 from core.records import ACTIVE
@@ -53,14 +53,16 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame, int] | No
         st.caption(f"{len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}.")
     with st.form("compare_form"):
         c1, c2, c3 = st.columns(3)
-        lookback = c1.number_input("Lookback (days)", 2, 1000, 30, key="compare_lookback")
-        layers = c2.number_input("Layers", 1, 4, 1, key="compare_layers")
-        units = c2.number_input("Units per layer", 1, 512, 32, key="compare_units")
-        dropout = c2.slider("Input dropout", 0.0, 0.9, 0.0, 0.05, key="compare_dropout")
+        lookback = c1.number_input("Lookback (days)", *bounds("lookback"), key="compare_lookback")
+        layers = c2.number_input("Layers", *bounds("layers"), key="compare_layers")
+        units = c2.number_input("Units per layer", *bounds("units"), key="compare_units")
+        dropout = c2.slider("Input dropout", *bounds("dropout"), 0.05, key="compare_dropout")
         optimizer = c3.selectbox("Optimizer", OPTIMIZERS, key="compare_optimizer")
         lr = c3.number_input("Learning rate", 1e-6, 10.0, 1e-3, format="%.5f", key="compare_lr")
-        epochs = c3.number_input("Epochs", 1, 1000, 20, key="compare_epochs")
-        patience = c1.number_input("Patience (0 = off)", 0, 1000, 5, key="compare_patience")
+        epochs = c3.number_input("Epochs", *bounds("epochs"), key="compare_epochs")
+        patience = c1.number_input(
+            "Patience (0 = off)", *bounds("patience"), key="compare_patience"
+        )
         cells = st.multiselect(
             "Cells", CELLS, default=["lstm", "gru"], format_func=cell_name, key="compare_cells"
         )

@@ -21,6 +21,7 @@ from core.config import (
     ModelSpec,
     RunSpec,
     TrainSpec,
+    bounds,
 )
 from core.errors import UserError
 from core.fmt import num as _fmt
@@ -47,15 +48,17 @@ def settings_form() -> tuple[bool, dict, dict, dict]:
                 features=tuple(
                     st.multiselect("Features", FEATURES, default=["close"], key="train_features")
                 ),
-                lookback=st.number_input("Lookback (days)", 2, 1000, 30, key="train_lookback"),
+                lookback=st.number_input(
+                    "Lookback (days)", *bounds("lookback"), key="train_lookback"
+                ),
             )
         with c2:
             st.markdown("**Model**")
             m = dict(
                 cell=st.selectbox("Cell", CELLS, format_func=cell_name, key="train_cell"),
-                layers=st.number_input("Layers", 1, 4, 1, key="train_layers"),
-                units=st.number_input("Units per layer", 1, 512, 32, key="train_units"),
-                dropout=st.slider("Input dropout", 0.0, 0.9, 0.0, 0.05, key="train_dropout"),
+                layers=st.number_input("Layers", *bounds("layers"), key="train_layers"),
+                units=st.number_input("Units per layer", *bounds("units"), key="train_units"),
+                dropout=st.slider("Input dropout", *bounds("dropout"), 0.05, key="train_dropout"),
                 unit_forget_bias=st.checkbox(
                     "Forget-gate bias 1 (LSTM)", value=True, key="train_forget_bias"
                 ),
@@ -73,7 +76,10 @@ def _gpu_fields() -> dict:
     with st.expander("GPU options"):
         return dict(
             recurrent_dropout=st.slider(
-                "Recurrent dropout (turns off cuDNN)", 0.0, 0.9, 0.0, 0.05, key="train_rec_dropout"
+                "Recurrent dropout (turns off cuDNN)",
+                *bounds("recurrent_dropout"),
+                0.05,
+                key="train_rec_dropout",
             ),
             activation=st.selectbox(
                 "Activation (tanh keeps cuDNN)", ACTIVATIONS, key="train_activation"
@@ -87,8 +93,8 @@ def _train_fields() -> dict:
         learning_rate=st.number_input(
             "Learning rate", 1e-6, 10.0, 1e-3, format="%.5f", key="train_lr"
         ),
-        batch_size=st.number_input("Batch size", 1, 8192, 64, key="train_batch"),
-        epochs=st.number_input("Epochs", 1, 1000, 20, key="train_epochs"),
+        batch_size=st.number_input("Batch size", *bounds("batch_size"), key="train_batch"),
+        epochs=st.number_input("Epochs", *bounds("epochs"), key="train_epochs"),
     )
     # One field, not a checkbox beside a number: inside the form a number could not be
     # greyed out while clipping is off, and it looked as if it acted.
@@ -98,9 +104,9 @@ def _train_fields() -> dict:
     )  # fmt: skip
     t["clipnorm"] = float(clipnorm) if clipnorm > 0 else None
     t["patience"] = st.number_input(
-        "Early-stopping patience (0 = off)", 0, 1000, 5, key="train_pat"
+        "Early-stopping patience (0 = off)", *bounds("patience"), key="train_pat"
     )
-    t["seed"] = st.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    t["seed"] = st.number_input("Seed", *bounds("seed"), key="train_seed")
     t["mixed_precision"] = st.checkbox(
         "Mixed precision (GPU only)",
         key="train_mixed",

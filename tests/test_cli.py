@@ -67,7 +67,7 @@ BAD = {  # name: (argv, what the one-line error must say)
     ),
     "dropout 1.0": (
         ["train", *TINY, "--dropout", "1.0"],
-        "dropout must be between 0.0 and 0.999999",
+        "dropout must be between 0.0 and 0.9",
     ),
     "missing csv": (
         ["train", *TINY, "--csv", "/nonexistent/prices.csv"],

@@ -48,10 +48,10 @@ CLI_CASES = {  # name: (argv, what the one-line error must say)
     "lr nan": (["train", "--lr", "nan"], "learning rate must be above 0 (and at most 1000)"),
     "lr inf": (["train", "--lr", "inf"], "learning rate must be above 0 (and at most 1000)"),
     "lr negative": (["train", "--lr", "-0.1"], "learning rate must be above 0 (and at most 1000)"),
-    "dropout 1": (["train", "--dropout", "1.0"], "dropout must be between 0.0 and 0.999999"),
+    "dropout 1": (["train", "--dropout", "1.0"], "dropout must be between 0.0 and 0.9"),
     "dropout negative": (
         ["train", "--dropout", "-0.2"],
-        "dropout must be between 0.0 and 0.999999",
+        "dropout must be between 0.0 and 0.9",
     ),
     "cell typo": (["train", "--cell", "lstn"], "cell must be one of 'lstm', 'gru', 'rnn'"),
     "optimizer unknown": (
