@@ -111,7 +111,7 @@ class ListingRow(TypedDict):
     created: str | None
     duration: float | None
     size_bytes: int | None
-    damaged: str | None
+    damaged: bool  # the reason is in error
     owner: str | None
     skill_p: float | None
     memory_horizon: int | None
