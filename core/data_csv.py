@@ -94,10 +94,11 @@ def read_csv_file(path: str | os.PathLike) -> bytes:
         raise DataError(f"CSV file {shown!r} not found: check the path") from None
     except OSError as exc:
         raise DataError(f"CSV file {shown!r} cannot be read ({exc.strerror}): check it") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # a folder, a device, a FIFO: before fdopen, which
+        os.close(fd)  # refuses a folder with its own error
+        raise DataError(f"{shown!r} is not a regular file: give the path of a CSV file")
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{shown!r} is not a regular file: give the path of a CSV file")
         if info.st_size > MAX_CSV_BYTES:
             raise DataError(_too_big(info.st_size))
         data = f.read(MAX_CSV_BYTES + 1)

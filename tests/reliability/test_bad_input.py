@@ -100,7 +100,7 @@ CLI_CASES = {  # name: (argv, what the one-line error must say)
     ),
     "data csv is a directory": (
         ["data", "--csv", "/"],
-        "CSV file '/' cannot be read (Is a directory)",
+        "'/' is not a regular file: give the path of a CSV file",
     ),
     "runs show path": (
         ["runs", "show", "../../etc/passwd"],
@@ -250,7 +250,7 @@ def test_csv_tolerated_with_notes(name, figures):
 
 
 def test_csv_path_that_does_not_exist(figures):
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="not found: check the path"):
         data.load_prices("csv", "CSV", csv="/nonexistent/prices.csv")
     _count(figures, "csv")
 
