@@ -102,7 +102,7 @@ def dashboard_once(page: Any, url: str, store: Path) -> dict[str, Any]:
     return {"seconds": seconds, "to_finished": trained, "phases": summary.get("phases")}
 
 
-def measure(rounds: int, before: bool) -> dict[str, Any]:
+def measure(rounds: int, before: bool, darts: bool = True) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     from bench import dashboard as dash
@@ -128,8 +128,9 @@ def measure(rounds: int, before: bool) -> dict[str, Any]:
                 rows["dashboard"].append(dashboard_once(page, server.url, store))
                 rows["cli"].append(cli_once(before))
                 epochs = rows["cli"][-1]["epochs"] or 7
-                rows["darts"].append(darts_once(npz, epochs))
-                print(json.dumps({k: v[-1] for k, v in rows.items()}), flush=True)
+                if darts:  # the peer is the same before and after: --no-darts saves it
+                    rows["darts"].append(darts_once(npz, epochs))
+                print(json.dumps({k: v[-1] for k, v in rows.items() if v}), flush=True)
         finally:
             dash.stop_server(server)
             browser.close()
@@ -139,12 +140,13 @@ def measure(rounds: int, before: bool) -> dict[str, Any]:
 
 
 def _summary(rows: dict[str, list], before: bool) -> dict[str, Any]:
-    med = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items() if v}
+    darts = med.get("darts") or float("nan")
     return {
         "mode": "before (XLA on, cold worker per run)" if before else "after",
         "median_s": med,
-        "dashboard_over_darts": med["dashboard"] / med["darts"],
-        "cli_over_darts": med["cli"] / med["darts"],
+        "dashboard_over_darts": med["dashboard"] / darts,
+        "cli_over_darts": med["cli"] / darts,
         "rounds": rows,
         "loadavg": os.getloadavg(),
     }
@@ -155,15 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--before", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-darts", action="store_true", help="skip the peer (same either way)")
     args = ap.parse_args(argv)
     if not VENV_PY.exists():
         print("bench/ttr.py needs .bench-venv (see bench/requirements-bench.txt)", file=sys.stderr)
         return 2
-    out = measure(args.rounds, args.before)
+    out = measure(args.rounds, args.before, not args.no_darts)
     med = out["median_s"]
     print(
         f"{out['mode']}: click to Results {med['dashboard']:.1f} s, CLI {med['cli']:.1f} s, "
-        f"Darts {med['darts']:.1f} s; dashboard/Darts {out['dashboard_over_darts']:.2f}, "
+        f"Darts {med.get('darts', float('nan')):.1f} s; "
+        f"dashboard/Darts {out['dashboard_over_darts']:.2f}, "
         f"CLI/Darts {out['cli_over_darts']:.2f} (load {out['loadavg'][0]:.1f})"
     )
     if args.json:

@@ -237,7 +237,8 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     recorder.probe_now(0)
     initial_gates = _gates.measure(model, probe_x)  # the callback has no model before fit
     steps = -(-len(ds.train.x) // t.batch_size)
-    callbacks: list = [recorder, _Progress(clock, steps, chosen["options"])]
+    progress = _BatchProgress if hasattr(sink, "on_batch") else _Progress
+    callbacks: list = [recorder, progress(clock, steps, chosen["options"])]
     if t.patience > 0:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -330,6 +331,11 @@ class _Progress(keras.callbacks.Callback):
         self._epoch = epoch + 1
         if epoch == 1:
             self.clock.phase("epochs", "training")
+
+
+class _BatchProgress(_Progress):
+    """With a sink that shows batches: a batch hook makes Keras hand over logs each step,
+    so it is added only where someone watches (never in bench/ or a sinkless fit)."""
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.clock.batch(self._epoch, min(batch + 1, self.steps), self.steps)
