@@ -200,12 +200,13 @@ def run_result(store: RunStore, rid: str, cached: bool) -> dict[str, Any]:
         from core.evaluation import with_verdicts
 
         metrics = with_verdicts(metrics, store.predictions(rid))
-    out = {"run_id": rid, "state": st.get("state"), "cached": cached, "cell": spec.model.cell}
+    out: dict[str, Any] = {"run_id": rid, "state": st.get("state"), "cached": cached}
+    out["cell"] = spec.model.cell
     out["metrics"] = {k: metrics.get(k) for k in REPORTED + VERDICT}
     for key in ("epochs_run", "train_seconds", "samples_per_second", "device", "params"):
         out[key] = summary.get(key)
     out.update(error=st.get("error"), run_dir=str(store.run_dir(rid)))
-    out.update(cli_memory.run_words(store, rid, summary))  # memory_horizon, words
+    out.update(cli_memory.run_words(store, rid, dict(summary)))  # memory_horizon, words
     return out
 
 
@@ -229,7 +230,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     store = RunStore()
     if args.action == "list":
-        rows = store.list_runs()
+        rows: list[dict[str, Any]] = [dict(r) for r in store.list_runs()]
         cols: tuple[str, ...] = ("run_id", "ticker", "cell", "layers", "units", "lookback")
         cols += ("seed", "state", "rmse", "skill", "memory_horizon", "size_bytes", "damaged")
         lines = ["  ".join(cols)] + ["  ".join(_fmt(r[c]) for c in cols) for r in rows]

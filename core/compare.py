@@ -191,7 +191,7 @@ def _summaries(store: RunStore, rids: list[str]) -> list[tuple[str, dict]]:
     for rid in rids:
         summary = store.summary(rid) if store.status(rid).get("state") == "done" else None
         if summary:
-            out.append((rid, summary))
+            out.append((rid, dict(summary)))
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import UserError
@@ -45,7 +46,7 @@ class Executor(Protocol):
 
     def launch(self, store: RunStore, run_id: str) -> dict[str, Any]: ...
 
-    def stop(self, store: RunStore, run_id: str, status: dict[str, Any]) -> None: ...
+    def stop(self, store: RunStore, run_id: str, status: Mapping[str, Any]) -> None: ...
 
     def ensure_started(self, store: RunStore, warm: bool = False) -> None: ...
 

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ class LocalExecutor:
         self.ensure_started(store)
         return {}  # no pid while queued: the run waits in the store, not in a process
 
-    def stop(self, store: RunStore, run_id: str, status: dict[str, Any]) -> None:
+    def stop(self, store: RunStore, run_id: str, status: Mapping[str, Any]) -> None:
         worker_pool.unmark(store, run_id)
         kill(status.get("pid"), status.get("pid_created"))
         self.reap()

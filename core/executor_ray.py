@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ class RayExecutor:
         # Until the task starts, this process owns the queued run (see the module docstring).
         return {**process_identity(), "host": socket.gethostname()}
 
-    def stop(self, store: RunStore, run_id: str, status: dict[str, Any]) -> None:
+    def stop(self, store: RunStore, run_id: str, status: Mapping[str, Any]) -> None:
         from core.executor_local import kill
 
         ref = self.refs.pop(run_id, None)

@@ -129,7 +129,7 @@ def cancel(run_id: str, store: RunStore | None = None) -> dict[str, Any]:
 def _cancel(store: RunStore, run_id: str) -> dict[str, Any]:
     st = store.status(run_id)
     if st.get("state") not in ACTIVE:
-        return st  # finished meanwhile: nothing to stop
+        return dict(st)  # finished meanwhile: nothing to stop
     get_executor(st.get("executor") or "local").stop(store, run_id, st)
     return store.write_status(
         run_id, state="cancelled", finished=now_iso(), error="cancelled by the user"

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def process_alive(pid: Any, created: Any) -> bool:
         return False
 
 
-def worker_alive(status: dict[str, Any]) -> bool:
+def worker_alive(status: Mapping[str, Any]) -> bool:
     """A run's recorded worker still runs; one on another host (a Ray node) counts as alive.
 
     This host cannot see another node's processes; the executor that owns such a task marks

@@ -17,7 +17,7 @@ import os
 import time
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import filelock
 import numpy as np
@@ -31,6 +31,7 @@ from core.checksums import matches, sha256_file
 from core.config import HEX64_RE, RUN_ID_RE, RunSpec, check_run_id, run_id
 from core.errors import DataError
 from core.procs import process_alive, process_identity, worker_alive  # noqa: F401 (re-exported)
+from core.records import ListingRow, MetricsRow, Status, Summary
 from core.store_io import StoreLock, clear_os_errors, json_default, versions
 from core.store_rows import (
     ACTIVE,
@@ -206,7 +207,7 @@ class RunStore:
             self.write_json(run_id, "status.json", current)
         return current
 
-    def status(self, run_id: str) -> dict[str, Any]:
+    def status(self, run_id: str) -> Status:
         """status.json, with a queued/running run whose process is gone read as failed."""
         try:
             st = clean_status(self.read_json(run_id, "status.json"))
@@ -214,10 +215,12 @@ class RunStore:
             st = clean_status(None)
         if st.get("state") in ACTIVE and not self._alive(st):
             damaged = str(st.get("error")).startswith("damaged")
-            st = {**st, "state": "failed", "error": st["error"] if damaged else INTERRUPTED}
+            st = cast(
+                Status, {**st, "state": "failed", "error": st["error"] if damaged else INTERRUPTED}
+            )
         return st
 
-    def _alive(self, st: dict[str, Any]) -> bool:
+    def _alive(self, st: Status) -> bool:
         if "pid" not in st:  # submitter has not recorded the worker yet
             if st.get("state") == "queued" and st.get("executor"):
                 return True  # waits in the store for its executor, no process owns it yet
@@ -240,7 +243,7 @@ class RunStore:
             f.flush()
             os.fsync(f.fileno())
 
-    def metrics(self, run_id: str) -> list[dict[str, Any]]:
+    def metrics(self, run_id: str) -> list[MetricsRow]:
         path = self.run_dir(run_id) / "metrics.jsonl"
         try:
             text = path.read_text(errors="replace")
@@ -312,7 +315,7 @@ class RunStore:
         self.write_json(run_id, "summary.json", summary)
         return summary
 
-    def summary(self, run_id: str) -> dict[str, Any] | None:
+    def summary(self, run_id: str) -> Summary | None:
         try:
             return clean_summary(self.read_json(run_id, "summary.json"))
         except ValueError:
@@ -350,12 +353,12 @@ class RunStore:
     def run_ids(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if RUN_ID_RE.match(p.name) and p.is_dir())
 
-    def list_runs(self) -> list[dict[str, Any]]:
+    def list_runs(self) -> list[ListingRow]:
         """One row per run, newest first; hand-edited or half-written runs are flagged damaged."""
         rows = [self._row(rid) for rid in self.run_ids()]
         return sorted(rows, key=lambda r: r["created"] or "", reverse=True)
 
-    def _row(self, rid: str) -> dict[str, Any]:
+    def _row(self, rid: str) -> ListingRow:
         return store_rows.row(self, rid)
 
     def delete(self, run_id: str) -> None:

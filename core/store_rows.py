@@ -8,11 +8,12 @@ one bad folder shows as `damaged` with its reason and never takes a page or a li
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from core.config import RunSpec
 from core.errors import UserError
-from core.records import ACTIVE, FINISHED
+from core.records import ACTIVE, FINISHED, ListingRow, MetricsRow, Status, Summary
 
 if TYPE_CHECKING:
     from core.runs import RunStore
@@ -66,11 +67,12 @@ def _nested_num_map(v: Any) -> dict[str, dict[str, Any]]:
     return {str(k): _num_map(x) for k, x in v.items() if isinstance(x, dict)}
 
 
-def clean_status(raw: Any) -> dict[str, Any]:
+def clean_status(raw: Any) -> Status:
     """status.json as a dict with a string state and well-typed known fields."""
     if not isinstance(raw, dict) or not isinstance(raw.get("state"), str):
         return {"state": "failed", "error": UNREADABLE_STATUS}
-    st, wrong = dict(raw), []
+    st: dict[str, Any] = dict(raw)
+    wrong: list[str] = []
     for key in _STATUS_INTS + _STATUS_NUMS + _STATUS_TEXT:
         value = st.get(key)
         if key in _STATUS_TEXT:
@@ -84,11 +86,11 @@ def clean_status(raw: Any) -> dict[str, Any]:
     if wrong:
         st["error"] = f"damaged: status.json has {', '.join(wrong)} of the wrong type"
     if st["state"] not in ACTIVE + FINISHED:
-        return {**st, "state": "failed", "error": f"damaged: unknown state {st['state'][:40]!r}"}
-    return st
+        st = {**st, "state": "failed", "error": f"damaged: unknown state {st['state'][:40]!r}"}
+    return cast(Status, st)  # the known fields now have their types (core/records.py)
 
 
-def clean_metric_row(row: Any) -> dict[str, Any] | None:
+def clean_metric_row(row: Any) -> MetricsRow | None:
     """One metrics.jsonl row with an integer epoch and well-typed known fields, else None."""
     if not isinstance(row, dict) or not isinstance(num(row.get("epoch")), int):
         return None
@@ -101,7 +103,7 @@ def clean_metric_row(row: Any) -> dict[str, Any] | None:
             out[key] = _nested_num_map(out[key])
     if "spectral_radius" in out:
         out["spectral_radius"] = _num_map(out["spectral_radius"])
-    return out
+    return cast(MetricsRow, out)
 
 
 def clean_gtt(obj: Any) -> dict[str, Any] | None:
@@ -124,7 +126,7 @@ def clean_gtt(obj: Any) -> dict[str, Any] | None:
     return obj
 
 
-def clean_summary(obj: Any) -> dict[str, Any] | None:
+def clean_summary(obj: Any) -> Summary | None:
     """summary.json with a metrics dict of numbers (where numbers belong), else None."""
     if not isinstance(obj, dict):
         return None
@@ -142,7 +144,7 @@ def clean_summary(obj: Any) -> dict[str, Any] | None:
             out[key] = num(out[key])
     if not isinstance(out.get("checksums"), dict):
         out["checksums"] = {}
-    return out
+    return cast(Summary, out)
 
 
 def spec_of(record: Any, run_id: str) -> RunSpec:
@@ -155,7 +157,7 @@ def spec_of(record: Any, run_id: str) -> RunSpec:
         ) from None
 
 
-def row(store: RunStore, rid: str) -> dict[str, Any]:
+def row(store: RunStore, rid: str) -> ListingRow:
     """One list_runs() row; anything wrong in this folder flags it damaged, with the reason."""
     out: dict[str, Any] = dict.fromkeys(ROW_KEYS)
     out.update(run_id=rid, damaged=False, size_bytes=_size(store, rid))
@@ -181,7 +183,7 @@ def row(store: RunStore, rid: str) -> dict[str, Any]:
     if reasons:
         out["damaged"] = True
         out["error"] = "damaged: " + "; ".join(dict.fromkeys(reasons))
-    return out
+    return cast(ListingRow, out)  # every ROW_KEYS key is set
 
 
 def _size(store: RunStore, rid: str) -> int:
@@ -204,7 +206,7 @@ def _spec_columns(spec: RunSpec) -> dict[str, Any]:
     }
 
 
-def _summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
+def _summary_columns(summary: Mapping[str, Any]) -> dict[str, Any]:
     metrics = summary.get("metrics") or {}
     dm = metrics.get("dm_vs_naive")
     return {

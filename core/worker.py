@@ -11,7 +11,7 @@ import contextlib
 import errno
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import filelock
@@ -120,7 +120,7 @@ def execute(
             store.write_status(run_id, **process_identity())  # started by hand, not by submit
         slot = wait_for_slot(store, run_id)
         if slot is None:
-            return store.status(run_id)
+            return dict(store.status(run_id))
     try:
         with worker_limits.Watchdog(store, run_id):
             result = _train(store, run_id, log)
@@ -243,7 +243,7 @@ def _finish(
     )
 
 
-def _placement(status: dict[str, Any]) -> dict[str, Any]:
+def _placement(status: Mapping[str, Any]) -> dict[str, Any]:
     """Which executor trained the run, and on which host/node/GPU (Ray records the node)."""
     keys = ("host", "node_id", "node_ip", "gpu_ids")
     return {"executor": status.get("executor") or "local", **{k: status.get(k) for k in keys}}
