@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and deterministic
 os.environ.setdefault("GRADLAB_WARM_WORKERS", "0")  # no idle TensorFlow worker per AppTest
+os.environ.setdefault("GRADLAB_WORKER_IDLE_S", "30")  # a test's workers leave soon after it
 
 import pytest  # noqa: E402
 

@@ -47,7 +47,10 @@ def _really_complete(store: RunStore, rid: str) -> bool:
 def _kill_at(phase: str, store: RunStore, rid: str, rng: random.Random, kit) -> None:
     """Wait for the moment the phase names, then SIGKILL the worker's process group."""
     d = store.run_dir(rid)
-    if phase == "early":  # anywhere from queued to TensorFlow loading to the first epoch
+    if phase == "early":  # anywhere from a warm worker's claim to the first epoch
+        # A queued run has no process of its own (it waits in the store for a warm worker);
+        # the crash that matters is its worker's, so wait for the claim that records it.
+        kit.wait_for(lambda: "pid" in store.status(rid) or _ended(store, rid), 180, "a worker")
         time.sleep(rng.uniform(0.0, 3.0))
     elif phase == "mid":  # between epochs or inside one: metrics.jsonl has begun
         kit.wait_for(lambda: (d / "metrics.jsonl").exists() or _ended(store, rid), 180, "epoch 1")
