@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from core import cli_memory
-from core.config import RunSpec, check_run_id, run_id
+from core.config import RunSpec, bounds, check_run_id, run_id
 from core.errors import UserError
 from core.fmt import plain as _fmt
 from core.runs import ACTIVE, RunStore, budget_from_env
@@ -40,22 +40,25 @@ def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on the last stdout line")
 
 
+_RANGED: tuple[tuple[str, type], ...] = (("lookback", int), ("layers", int), ("units", int))
+_RANGED += (("dropout", float), ("epochs", int), ("batch_size", int))
+
+
 def _spec_flags(p: argparse.ArgumentParser) -> None:
     _data_flags(p)
     add = p.add_argument
     add("--features", default=None, help="comma list of close, ohlc, log_volume")
     add("--target", default=None, help="return (default) or price")
-    add("--lookback", type=int, default=None)
-    add("--layers", type=int, default=None)
-    add("--units", type=int, default=None)
-    add("--dropout", type=float, default=None)
-    add("--epochs", type=int, default=None)
-    add("--batch-size", type=int, default=None, dest="batch_size")
+    for name, kind in _RANGED:  # range and default from core.config, like the forms'
+        lo, hi, default = bounds(name)
+        flag = "--" + name.replace("_", "-")
+        add(flag, type=kind, default=None, dest=name, help=f"{lo}-{hi}, default {default}")
     add("--lr", type=float, default=None, dest="learning_rate")
     add("--optimizer", default=None, help="adam, rmsprop or sgd")
     add("--clipnorm", type=float, default=None)
-    add("--patience", type=int, default=None)
-    add("--seed", type=int, default=None)
+    for name in ("patience", "seed"):
+        lo, hi, default = bounds(name)
+        add("--" + name, type=int, default=None, help=f"{lo}-{hi}, default {default}")
     cli_memory.add_task_flags(p)
 
 
