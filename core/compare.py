@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ERRORS = ("return", "price")
+TASK_BASELINE = "the training mean"
 # Per-seed summary metrics reported as mean ± std over seeds (and folds).
 REPORTED: tuple[str, ...] = ("rmse", "mae", "mape", "return_rmse", "skill", "return_skill")
 REPORTED += ("directional_accuracy", "direction_baseline", "naive_rmse")
@@ -110,9 +111,14 @@ def _rmse(e: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(e))))
 
 
-def _skill(e_model: np.ndarray, e_naive: np.ndarray) -> float | None:
+def _skill(e_model: np.ndarray, e_naive: np.ndarray, task: bool = False) -> float | None:
+    """1 − RMSE/RMSE_naive on prices (as evaluation.evaluate); on a memory task
+    1 − MSE/MSE_baseline (as core.tasks), so a run has one skill on its card and here."""
     naive = _rmse(e_naive)
-    return None if naive == 0 else evaluation.finite(1.0 - _rmse(e_model) / naive)
+    if naive == 0:
+        return None
+    ratio = _rmse(e_model) / naive
+    return evaluation.finite(1.0 - (ratio**2 if task else ratio))
 
 
 def _dm(e1: np.ndarray, e2: np.ndarray) -> dict[str, Any]:
@@ -120,14 +126,17 @@ def _dm(e1: np.ndarray, e2: np.ndarray) -> dict[str, Any]:
     return {"stat": evaluation.finite(r["stat"]), "p_value": r["p_value"], "n": r["n"]}
 
 
-def _vs_naive(forecasts: dict[str, pd.DataFrame], errors: str) -> list[dict[str, Any]]:
+def _vs_naive(
+    forecasts: dict[str, pd.DataFrame], errors: str, task: bool = False
+) -> list[dict[str, Any]]:
     rows = []
     for cell, fc in forecasts.items():
         e_model, e_naive = errors_of(fc, errors)
-        rows.append({"cell": cell, "skill": _skill(e_model, e_naive), **_dm(e_model, e_naive)})
+        skill = _skill(e_model, e_naive, task)
+        rows.append({"cell": cell, "skill": skill, **_dm(e_model, e_naive)})
     for row, p in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_holm"] = p
-        words = evaluation.verdict_vs_naive(row["skill"], {"p_value": p})
+        words = evaluation.verdict_vs_naive(row["skill"], {"p_value": p}, baseline=_base(task))
         row["verdict"] = words.replace("(p ", "(Holm p ")
     return rows
 
@@ -152,18 +161,24 @@ def _pairs(forecasts: dict[str, pd.DataFrame], errors: str, alpha: float) -> lis
     return pairs
 
 
-def verdict(vs_naive: list[dict], pairs: list[dict], alpha: float) -> str:
+def _base(task: bool) -> str:
+    """What the runs are judged against: the training mean on a memory task."""
+    return TASK_BASELINE if task else evaluation.NAIVE
+
+
+def verdict(vs_naive: list[dict], pairs: list[dict], alpha: float, task: bool = False) -> str:
     """The comparison in one paragraph: the naive forecast first, then the pairs."""
+    base = _base(task)
     names = [CELL_NAMES[r["cell"]] for r in vs_naive]
     winners = [r for r in vs_naive if r["p_holm"] < alpha and (r["skill"] or 0) > 0]
     if vs_naive and all(r["skill"] is not None and r["skill"] <= 0 for r in vs_naive):
         head = (
-            f"Every cell lost to the naive forecast (tomorrow = today): {', '.join(names)} "
+            f"Every cell lost to the naive forecast ({base}): {', '.join(names)} "
             "all have skill ≤ 0 on these test days."
         )
     elif not winners:
         head = (
-            "No cell beats the naive forecast (tomorrow = today) significantly "
+            f"No cell beats the naive forecast ({base}) significantly "
             f"(Holm-adjusted, α = {alpha:g}): any positive skill here is indistinguishable "
             "from luck."
         )
@@ -268,13 +283,15 @@ def compare(
         report.update(naive=None, vs_naive=[], pairs=[], verdict="No finished runs to compare.")
         return report
     forecasts = {c: _pooled([fcs[c] for fcs in per_fold]) for c in complete}
+    first = next(r for f in folds for c in complete for r in f.get(c, []))
+    task = store.spec(first).data.source == "task"
     report["naive"] = _naive_block(forecasts)
-    report["vs_naive"] = _vs_naive(forecasts, errors)
+    report["vs_naive"] = _vs_naive(forecasts, errors, task)
     report["pairs"] = _pairs(forecasts, errors, alpha)
-    report["verdict"] = verdict(report["vs_naive"], report["pairs"], alpha)
+    report["verdict"] = verdict(report["vs_naive"], report["pairs"], alpha, task)
     if len(per_fold) > 1:
         report["fold_skill"] = {
-            c: [_skill(*errors_of(fcs[c], errors)) for fcs in per_fold] for c in complete
+            c: [_skill(*errors_of(fcs[c], errors), task) for fcs in per_fold] for c in complete
         }
     return report
 

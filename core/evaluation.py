@@ -294,16 +294,19 @@ def format_p(p: float | None, alpha: float = ALPHA, name: str = "p") -> str:
     return f"{name} = {p!r}"
 
 
-def verdict_vs_naive(skill: float | None, dm: dict | None, alpha: float = ALPHA) -> str:
-    """One sentence against tomorrow = today: 'beats' only for a significant positive skill."""
+def verdict_vs_naive(
+    skill: float | None, dm: dict | None, alpha: float = ALPHA, baseline: str = NAIVE
+) -> str:
+    """One sentence against the baseline (tomorrow = today on prices): 'beats' only for a
+    significant positive skill."""
     p = (dm or {}).get("p_value")
     if p is None or skill is None:
-        return f"not tested against {NAIVE} (too few days or undefined errors)"
+        return f"not tested against {baseline} (too few days or undefined errors)"
     if p < alpha and skill > 0:
-        return f"beats {NAIVE} ({format_p(p)})"
+        return f"beats {baseline} ({format_p(p)})"
     if p < alpha and skill < 0:
-        return f"worse than {NAIVE} ({format_p(p)})"
-    return f"not distinguishable from {NAIVE} ({format_p(p)})"
+        return f"worse than {baseline} ({format_p(p)})"
+    return f"not distinguishable from {baseline} ({format_p(p)})"
 
 
 def outcome(skill: float | None, p_value: float | None, alpha: float = ALPHA) -> str:

@@ -100,7 +100,8 @@ def test_memory_task_frames_use_the_baseline_as_the_naive_forecast(store_root):
     actual = rng.normal(0, 1, 60)
     runs: dict[str, list[str]] = {}
     for seed, (cell, noise) in enumerate([("lstm", 0.1), ("rnn", 1.0)]):
-        rid = store.create(RunSpec().replace(cell=cell, seed=seed), "ab" * 32)
+        spec = RunSpec().replace(source="task", lookback=50, cell=cell, seed=seed)
+        rid = store.create(spec, "ab" * 32)
         frame = pd.DataFrame({"sample": np.arange(60), "split": "test", "actual": actual,
                               "predicted": actual + noise * rng.normal(0, 1, 60),
                               "baseline": np.full(60, 0.05)})  # fmt: skip
@@ -111,7 +112,10 @@ def test_memory_task_frames_use_the_baseline_as_the_naive_forecast(store_root):
         runs[cell] = [rid]
     report = compare.compare(store, runs)
     skills = {r["cell"]: r["skill"] for r in report["vs_naive"]}
-    naive_rmse = np.sqrt(np.mean((0.05 - actual) ** 2))
+    naive_mse = np.mean((0.05 - actual) ** 2)
     e_lstm = store.predictions(runs["lstm"][0])["predicted"].to_numpy() - actual
-    assert skills["lstm"] == pytest.approx(1 - np.sqrt(np.mean(e_lstm**2)) / naive_rmse)
+    # the task's own skill (core.tasks): 1 − MSE/MSE_baseline, the same number as its card
+    assert skills["lstm"] == pytest.approx(1 - np.mean(e_lstm**2) / naive_mse)
+    assert "the training mean" in report["vs_naive"][0]["verdict"]
+    assert "tomorrow" not in report["verdict"]
     assert report["pairs"][0]["verdict"].startswith("LSTM better")
