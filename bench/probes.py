@@ -45,7 +45,9 @@ def data_figures(lookback: int, repeats: int = 5) -> dict:
         def offline(*_a, **_k):
             raise AssertionError("the Yahoo cache hit must not touch the network")
 
-        with mock.patch.object(data, "_download", offline):
+        from core import data_yahoo  # the Yahoo half of core.data, where the download lives
+
+        with mock.patch.object(data_yahoo, "_download", offline):
             cached, df = _median_seconds(
                 lambda: data.load_prices("yahoo", "^GSPC", cache_dir=tmp), repeats
             )
