@@ -68,8 +68,10 @@ def test_rows_follow_the_design_and_sink_sees_probe_and_epochs():
     row = json.loads(json.dumps(result.history[-1], allow_nan=False))
     assert set(row) == {
         "epoch", "loss", "val_loss", "seconds", "lr", "grad_norm", "clipped_fraction",
-        "spectral_radius", "spectral_radius_blocks",
+        "spectral_radius", "spectral_radius_blocks", "gates", "step_factor", "memory_horizon",
     }  # fmt: skip
+    assert set(row["gates"]) == set(row["step_factor"]) == {"rnn_0", "rnn_1"}
+    assert isinstance(row["memory_horizon"], int)
     assert row["lr"] == 1e-3 and row["clipped_fraction"] == 0.0
     assert set(row["grad_norm"]) == {"global", "rnn_0", "rnn_1", "head"}
     for norms in row["grad_norm"].values():

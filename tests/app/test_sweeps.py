@@ -71,11 +71,12 @@ def test_a_finished_sweep_reads_as_coordinates_table_and_best(store_root, monkey
 def test_open_best_in_compare_runs_best_settings_over_seeds(store_root, monkeypatch):
     d = _finished_sweep(monkeypatch)
     report = sweep_run.report(RunStore(), d)
-    submitted = []
+    submitted, ids = [], []
 
-    def submit(spec, prices, store):
+    def submit(spec, prices, store):  # a queued run in the store, as jobs.submit leaves one
         submitted.append(spec)
-        return jobs.Submitted(f"{len(submitted):016x}", False, "queued")
+        ids.append((store or RunStore()).create(spec, f"{len(submitted):064x}"))
+        return jobs.Submitted(ids[-1], False, "queued")
 
     monkeypatch.setattr(jobs, "submit", submit)
     at = open_sweeps()
@@ -86,7 +87,7 @@ def test_open_best_in_compare_runs_best_settings_over_seeds(store_root, monkeypa
         best = report["best"][spec.model.cell]["params"]
         assert spec.model.units == best["units"]
         assert spec.train.learning_rate == best["learning_rate"]
-    assert at.session_state["compare_run_ids"] == [f"{i:016x}" for i in range(1, 5)]
+    assert at.session_state["compare_run_ids"] == ids and len(set(ids)) == 4
 
 
 def test_bad_range_in_the_form_is_one_message_and_writes_nothing(store_root, monkeypatch):
