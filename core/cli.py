@@ -28,7 +28,8 @@ class Parser(argparse.ArgumentParser):
     """argparse that raises UserError (one line, exit 2) instead of printing usage."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{message} (see python -m core {self.prog.split()[-1]} --help)")
+        # prog is "python -m core" for the top parser, "python -m core train" for a command
+        raise UserError(f"{message} (see {self.prog} --help)")
 
 
 def _data_flags(p: argparse.ArgumentParser) -> None:

@@ -118,6 +118,7 @@ BAD = {  # name: (argv, what the one-line error must say)
         "--fold-days needs --folds 2 or more",
     ),
     "compare bad errors": (["compare", *TINY, "--errors", "pct"], "argument --errors"),
+    "usage hint names the command once": (["train", "--cell"], "(see python -m core train --help)"),
 }
 
 
