@@ -18,7 +18,7 @@ from core import jobs
 from core.cells import cell_name
 from core.errors import UserError
 from core.runs import budget_from_env
-from pages.ui import act_as_current_user, current_user, login_enabled
+from pages.lib.ui import act_as_current_user, current_user, login_enabled
 
 ROOT = Path(__file__).resolve().parent
 DOCS_URL = os.environ.get("GRADLAB_DOCS_URL", "")  # e.g. the repository's README on the forge

@@ -94,7 +94,7 @@ def profile(page: str, run_id: str | None, top: int = 25) -> str:
 
 
 def measure(store: Path, repeats: int = 3) -> dict[str, Any]:
-    os.environ["MODELS_CACHE"] = str(store)  # pages.ui.get_store reads it
+    os.environ["MODELS_CACHE"] = str(store)  # pages.lib.ui.get_store reads it
     from core.runs import RunStore
 
     runs = RunStore(store).list_runs()

@@ -1,7 +1,7 @@
 """Compare: the same data and settings, several cells × several seeds, judged honestly.
 
 A comparison is a set of run ids. It comes from the form (prices from the same sources as
-Train, pages/sources.py: bundled, Yahoo Finance or a CSV upload; missing runs are submitted,
+Train, pages/lib/sources.py: bundled, Yahoo Finance or a CSV upload; missing runs are submitted,
 finished ones reused from the store) or from runs already in the store that differ only in
 cell and seed. Every number and verdict comes from core.compare (the engine the CLI uses
 too): seed spread, the naive baseline, Holm-adjusted Diebold-Mariano tests and, with
@@ -22,9 +22,9 @@ from core.config import CELLS, OPTIMIZERS, RunSpec, bounds
 from core.errors import UserError
 from core.fmt import mean_std as _mean_std
 from core.records import ACTIVE
-from pages import words
-from pages.sources import data_source  # the same data sources as Train
-from pages.ui import cell_name, get_store, may_manage, show_error
+from pages.lib import words
+from pages.lib.sources import data_source  # the same data sources as Train
+from pages.lib.ui import cell_name, get_store, may_manage, show_error
 
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
 FOLDS_KEY = "compare_folds"  # walk-forward: [{test_start, test_end, run_ids}] or None

@@ -10,8 +10,8 @@ from core import svgplot
 from core.errors import UserError
 from core.overview import load_overview
 from core.records import ListingRow
-from pages import words
-from pages.ui import (
+from pages.lib import words
+from pages.lib.ui import (
     RESULTS_PAGE,
     TRAIN_PAGE,
     get_store,

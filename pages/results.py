@@ -21,8 +21,8 @@ from core.errors import UserError
 from core.fmt import num as _fmt
 from core.records import ACTIVE
 from core.runs import RunStore
-from pages import words
-from pages.ui import (
+from pages.lib import words
+from pages.lib.ui import (
     cell_badge,
     cell_color,
     empty_state,

@@ -19,7 +19,7 @@ from core import evaluation, jobs, owners
 from core.errors import UserError
 from core.periods import month, span
 from core.records import ACTIVE
-from pages.ui import (
+from pages.lib.ui import (
     RESULTS_PAGE,
     TRAIN_PAGE,
     act_as_current_user,

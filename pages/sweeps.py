@@ -16,8 +16,8 @@ from core import jobs, plots_sweep, sweep, sweep_run
 from core.config import CELLS, RunSpec
 from core.data import fingerprint
 from core.errors import UserError
-from pages.sources import data_source
-from pages.ui import cell_name, get_store, show_error
+from pages.lib.sources import data_source
+from pages.lib.ui import cell_name, get_store, show_error
 
 COMPARE_IDS = "compare_run_ids"  # pages/compare.py shows the comparison of these run ids
 # label, parameter, widget bounds, default low, default high, step, on by default

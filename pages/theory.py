@@ -10,8 +10,8 @@ import streamlit as st
 
 from core import plots, theory
 from core.errors import UserError
-from pages import words
-from pages.ui import (
+from pages.lib import words
+from pages.lib.ui import (
     RESULTS_PAGE,
     empty_state,
     get_store,

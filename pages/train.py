@@ -26,8 +26,8 @@ from core.config import (
 from core.errors import UserError
 from core.fmt import num as _fmt
 from core.records import ACTIVE
-from pages.sources import data_source  # shared with Compare
-from pages.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
+from pages.lib.sources import data_source  # shared with Compare
+from pages.lib.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.periods import run_period, span
 from core.runs import RunStore
 from core.spec_words import spec_sections
-from pages.sources import csv_label
+from pages.lib.sources import csv_label
 from tests.fakes import make_run
 
 

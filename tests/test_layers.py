@@ -8,6 +8,7 @@ functions are lazy on purpose (core.jobs may import the worker only when asked) 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,12 @@ def test_walker_allows_lazy_imports(tmp_path):
     (tmp_path / "core" / "lib.py").write_text(lazy)
     (tmp_path / "page.py").write_text("from core import lib\nimport streamlit as st\n")
     assert heavy_imports([tmp_path / "page.py"], tmp_path) == []
+
+
+def test_every_top_level_pages_file_is_a_page_of_the_navigation():
+    """Streamlit serves every pages/*.py as a page until app.py's st.navigation has run once
+    (after a restart, when the first request is not /): helpers live in pages/lib/ instead."""
+    app = (ROOT / "app.py").read_text()
+    registered = set(re.findall(r'st\.Page\(\s*"pages/([a-z_]+\.py)"', app))
+    on_disk = {p.name for p in (ROOT / "pages").glob("*.py")}
+    assert registered and on_disk == registered

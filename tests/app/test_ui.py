@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from pages.ui import plain
+from pages.lib.ui import plain
 
 
 def test_plain_defuses_links_html_latex_and_autolinks():
@@ -15,7 +15,7 @@ def test_plain_defuses_links_html_latex_and_autolinks():
 def test_error_shows_a_hostile_run_id_as_text():
     at = AppTest.from_string(
         "from core.errors import UserError\n"
-        "from pages.ui import show_error\n"
+        "from pages.lib.ui import show_error\n"
         "show_error(UserError('[x](http://evil.example) is not a run id'))\n"
     ).run()
     assert not at.exception

@@ -24,7 +24,7 @@ EXCEPTION = '[data-testid="stException"]'
 _CONTENT_HEIGHT_JS = """() => Math.max(document.documentElement.scrollHeight,
   ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
      .map(e => e.scrollHeight))"""
-OUR_BUG = "Something went wrong inside Gradient Lab"  # pages.ui.show_error for non-user errors
+OUR_BUG = "Something went wrong inside Gradient Lab"  # pages.lib.ui.show_error for non-user errors
 
 
 @dataclass

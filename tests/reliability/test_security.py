@@ -129,7 +129,7 @@ UNSAFE = [
 
 
 def _code_files() -> list[Path]:
-    files = [ROOT / "app.py", *ROOT.glob("core/*.py"), *ROOT.glob("pages/*.py")]
+    files = [ROOT / "app.py", *ROOT.glob("core/*.py"), *ROOT.glob("pages/**/*.py")]
     files += [*ROOT.glob("bench/**/*.py"), *ROOT.glob("data/*.py"), *ROOT.glob("tests/**/*.py")]
     return [f for f in files if f.resolve() != Path(__file__).resolve()]
 
@@ -163,8 +163,8 @@ def test_uploads_are_size_limited():
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert 0 < server["maxUploadSize"] <= 50  # MB, enforced by Streamlit before our code runs
     assert data_csv.MAX_CSV_BYTES <= 50 * 2**20  # core's own limit, for the CLI and the API
-    # Train and Compare check an upload against core's own limit (shared pages/sources.py).
-    assert "from core.data_csv import MAX_CSV_BYTES" in (ROOT / "pages/sources.py").read_text()
+    # Train and Compare check an upload against core's own limit (shared pages/lib/sources.py).
+    assert "from core.data_csv import MAX_CSV_BYTES" in (ROOT / "pages/lib/sources.py").read_text()
     with pytest.raises(UserError, match="larger than"):
         data.load_prices("csv", "CSV", csv=b"x" * (data_csv.MAX_CSV_BYTES + 1))
 
@@ -178,7 +178,7 @@ def _constant_text(node: ast.AST) -> bool:
 def test_no_user_text_rendered_as_html():
     """unsafe_allow_html=True, st.html and components.html only ever get constant strings."""
     offenders = []
-    for path in [ROOT / "app.py", *ROOT.glob("pages/*.py")]:
+    for path in [ROOT / "app.py", *ROOT.glob("pages/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
                 continue
