@@ -22,6 +22,22 @@ def num(value: Any, pattern: str = "{:.4g}", missing: str = MISSING) -> str:
     return pattern.format(value) if is_number(value) else missing
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(value: Any, digits: int = 2, missing: str = MISSING) -> str:
+    """A number as a reader writes it: 0.25 -> '0.25', 8.6e-12 -> '8.6×10⁻¹²' (never '8.6e-12',
+    which the app's charts and sentences do not use)."""
+    if not is_number(value):
+        return missing
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.{digits}g}"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa  # 2.0 -> 2
+    power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+    return power if mantissa in ("1", "-1") else f"{mantissa}×{power}"
+
+
 def plain(value: Any) -> str:
     """A table cell of the CLI: floats to 6 significant digits, None as '-', the rest as is."""
     if isinstance(value, float):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import fmt
 from core.cells import CELL_NAMES
+from core.fmt import sci
 
 if TYPE_CHECKING:  # annotations only: no runtime dependency
     from typing_extensions import TypeIs
@@ -59,7 +60,7 @@ def gradient_sentence(norms: list, k: int, unit: str) -> str | None:
             "distance it has not vanished."
         )
     return (
-        f"The gradient {k} {unit} back is {power_of_ten(ratio)} of the last step's ({ratio:.2g})."
+        f"The gradient {k} {unit} back is {power_of_ten(ratio)} of the last step's ({sci(ratio)})."
     )
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import plots, theory
 from core.errors import UserError
+from core.fmt import sci
 from pages.lib import words
 from pages.lib.ui import (
     RESULTS_PAGE,
@@ -130,7 +131,7 @@ def gates_and_clipping() -> None:
     gate = c1.slider("gate value per step (f or z)", 0.30, 1.0, 0.73, 0.01, key="theory_gate")
     k = c2.slider("steps back k", 1, 200, 40, 1, key="theory_gate_k")
     kept = gate**k
-    shown = f"{kept:.2g}" if kept >= 1e-300 else "0 (below float range)"
+    shown = sci(kept) if kept >= 1e-300 else "0 (below float range)"
     st.markdown(
         f"Kept after {k} steps: {gate:.2f}{_sup(k)} = **{shown}**. A Results page shows the run's "
         "own gate means and its measured step factor, next to its memory horizon."

@@ -14,6 +14,7 @@ def test_gradient_as_a_power_of_ten_and_underflow():
     norms = [1.0] + [1e-3] * 39 + [2e-15] + [0.0] * 9
     words = insight.run_sentences(TASK, {"memory_horizon": 12}, _gtt(norms))
     assert words[0].startswith("The gradient 40 steps back is 10⁻¹⁵ of the last step's")
+    assert words[0].endswith("(2×10⁻¹⁵).") and "e-" not in words[0]  # no computer notation
     assert "Memory horizon 12 steps" in words[1] and "cannot learn from them" in words[1]
     zero = insight.gradient_sentence([1.0, 0.0], 1, "steps")
     assert "exactly 0 in float32" in zero
@@ -80,3 +81,11 @@ def test_preset_sentence_for_a_cell_that_learned():
     text = insight.preset_sentence("lstm", c, 40)
     assert "test skill +0.99 ± 0.00: it recalls" in text and "reaches the lag 40" in text
     assert "is 10 times the last step's" in text
+
+
+def test_small_and_large_numbers_are_written_with_powers_of_ten():
+    from core.fmt import sci
+
+    assert [sci(v) for v in (0.25, 8.6e-12, 1e-5, -2.5e-7, 0, None)] == [
+        "0.25", "8.6×10⁻¹²", "10⁻⁵", "-2.5×10⁻⁷", "0", "–",
+    ]  # fmt: skip
