@@ -37,7 +37,7 @@ def _optuna() -> Any:
         import optuna  # lazy: ~1 s, only a sweep needs it
     except ImportError:
         raise UserError(
-            "sweeps need Optuna: pip install -r requirements-scale.txt (optuna, ray)"
+            "sweeps need Optuna: pip install -r requirements.txt (it pins optuna)"
         ) from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
