@@ -18,6 +18,7 @@ from core import cli_memory
 from core.config import RunSpec, bounds, check_run_id, run_id
 from core.errors import UserError
 from core.fmt import plain as _fmt
+from core.jobs import check_env
 from core.runs import ACTIVE, RunStore, budget_from_env
 
 REPORTED = ("rmse", "mae", "mape", "directional_accuracy", "naive_rmse", "skill")
@@ -264,8 +265,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command in ("train", "compare", "runs"):
+        if args.command in ("train", "compare", "runs", "sweep"):
             budget_from_env()  # a malformed GRADLAB_CACHE_BUDGET_MB: one line now, not later
+            check_env()  # GRADLAB_WORKERS=0 and the like: before a run folder is written
         handlers = {"tickers": cmd_tickers, "data": cmd_data, "train": cmd_train}
         from core.cli_compare import cmd_compare
 

@@ -56,10 +56,18 @@ def max_queue() -> int:
     return _env_int("GRADLAB_MAX_QUEUE", 16, 1, 1000)
 
 
+def check_env() -> None:
+    """The job settings read from the environment, checked before anything is written (a bad
+    GRADLAB_WORKERS used to surface only after the run was queued, leaving it behind)."""
+    max_workers()
+    max_queue()
+
+
 def check(spec: RunSpec, prices: pd.DataFrame | None) -> str:
     """Validate settings and data fully (before the store is touched); returns the fingerprint."""
     from core import data, dataset  # lazy: keeps `import core.jobs` cheap for the UI
 
+    check_env()
     spec.validate()
     if spec.data.source == "task":  # generated data: no prices, the fingerprint hashes it
         from core import tasks

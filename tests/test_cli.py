@@ -197,3 +197,16 @@ def test_second_identical_train_is_a_fast_cache_hit_without_tensorflow(store_roo
     third = _cli([*TINY, "--json"], store_root)
     redo = json.loads(third.stdout.strip().splitlines()[-1])
     assert third.returncode == 0 and not redo["cached"] and redo["metrics"] == result["metrics"]
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_zero_workers_is_one_line_before_any_run_is_written(
+    command, store_root, monkeypatch, capsys
+):
+    # GRADLAB_WORKERS=0 used to be read only by the queued run's worker: the run stayed behind
+    monkeypatch.setenv("GRADLAB_WORKERS", "0")
+    before = _snapshot(store_root)
+    assert main([command, *TINY]) == 2
+    _, err = capsys.readouterr()
+    assert err.strip() == "error: GRADLAB_WORKERS must be a whole number between 1 and 64, got '0'"
+    assert _snapshot(store_root) == before
