@@ -31,7 +31,8 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self) -> None:
-        self.children: list[subprocess.Popen] = []  # reaped on each call: no zombies linger
+        # (store root, worker) spawned by this process; reaped on each call: no zombies linger
+        self.children: list[tuple[Path, subprocess.Popen]] = []
 
     def launch(self, store: RunStore, run_id: str) -> dict[str, Any]:
         worker_pool.mark_pending(store, run_id)
@@ -50,10 +51,14 @@ class LocalExecutor:
         self.reap()
         workers = worker_pool.live_workers(store)
         registered = {w["pid"] for w in workers}
-        # Spawned, not yet registered; a killed one can linger unreaped for a moment as a
-        # zombie while its threads exit, and must not count as starting.
+        # Spawned for THIS store, not yet registered; a killed one can linger unreaped for a
+        # moment as a zombie while its threads exit, and must not count as starting. A worker
+        # serving another store (a second store in the same process) starts nothing here.
+        root = store.root.resolve()
         starting = [
-            p for p in self.children if p.pid not in registered and process_alive(p.pid, None)
+            p
+            for r, p in self.children
+            if r == root and p.pid not in registered and process_alive(p.pid, None)
         ]
         busy = sum(1 for w in workers if w.get("serving"))
         want = len(worker_pool.pending(store))
@@ -61,12 +66,12 @@ class LocalExecutor:
             want = max(want, 1)
         target = min(max_workers(), busy + want)
         for _ in range(target - len(workers) - len(starting)):
-            self.children.append(spawn_worker(store))
+            self.children.append((root, spawn_worker(store)))
 
     def reap(self) -> None:
-        for proc in list(self.children):
-            if proc.poll() is not None:
-                self.children.remove(proc)
+        for entry in list(self.children):
+            if entry[1].poll() is not None:
+                self.children.remove(entry)
 
 
 def spawn_worker(store: RunStore) -> subprocess.Popen:

@@ -80,7 +80,7 @@ def _ended(store: RunStore, rid: str) -> bool:
 def _reaped(pid) -> bool:
     local = get_executor("local")
     local.reap()
-    return not any(p.pid == pid for p in local.children)
+    return not any(p.pid == pid for _, p in local.children)
 
 
 @pytest.mark.slow
