@@ -155,7 +155,10 @@ def test_compare_lstm_and_gru(dashboard, page, check_page):
     assert slider.get_by_test_id("stSliderThumbValue").inner_text() == "1"
     start = time.perf_counter()
     page.get_by_role("button", name="Compare", exact=True).click()
-    page.get_by_text("Test metrics: mean ± std over seeds").wait_for(timeout=COMPARE_MS)
+    # "Test metrics (^GSPC, test split …): mean ± std over runs": the table's heading
+    page.get_by_text(re.compile(r"Test metrics .*: mean ± std over runs")).wait_for(
+        timeout=COMPARE_MS
+    )
     dash.wait_rendered(page, min_charts=3)
     print(
         f"\n[e2e] Compare LSTM vs GRU, 1 seed, {EPOCHS} epochs: {time.perf_counter() - start:.1f} s"
