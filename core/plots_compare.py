@@ -124,7 +124,8 @@ def mark_epoch(fig: go.Figure, epoch: Any, axis: str = "x", words: str = "best")
     line = dict(color=NEUTRAL, dash="dot", width=1)
     text = f"{words} epoch {epoch}"
     if axis == "x":
-        fig.add_vline(x=epoch, line=line, annotation_text=text, annotation_position="top")
+        # at the bottom, inside the plot: the legend row sits just above the plot's top edge
+        fig.add_vline(x=epoch, line=line, annotation_text=text, annotation_position="bottom right")
     else:
         fig.add_hline(y=epoch, line=line, annotation_text=text, annotation_position="right")
     return fig

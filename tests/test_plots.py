@@ -347,3 +347,13 @@ def test_skill_chart_one_bar_per_scored_run_coloured_by_cell_beside_the_naive_li
     lo, hi = fig.layout.xaxis.range
     assert lo < -0.01 and hi > 0.02  # every bar inside the axis
     assert "No finished runs" in plots.skill_chart(rows[2:]).layout.annotations[0].text
+
+
+def test_the_best_epoch_label_sits_inside_the_plot_clear_of_the_legend_row():
+    import plotly.graph_objects as go
+
+    from core.plots_compare import mark_epoch
+
+    fig = mark_epoch(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 2, 3])), 2)
+    (label,) = fig.layout.annotations
+    assert label.text == "best epoch 2" and label.y == 0  # the legend row is above y = 1
