@@ -17,13 +17,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child
+# of a pytest process that has loaded TensorFlow reported the parent's 1.7 GB as its own.
 PEAK = (
-    "import resource, runpy, sys\n"
+    "import runpy, sys\n"
     "sys.argv = ['core', *sys.argv[1:]]\n"
     "try:\n"
     "    runpy.run_module('core', run_name='__main__')\n"
     "finally:\n"
-    "    print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "    hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')][0]\n"
+    "    print('PEAK_KB', hwm.split()[1], file=sys.stderr)\n"
 )
 
 
