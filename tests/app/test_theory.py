@@ -35,7 +35,7 @@ def test_renders_and_states_that_the_radius_decides(store_root):
     assert "∂cₜ/∂cₜ₋₁ = fₜ" in text and "_{" not in text and "cannot bring back a gradient" in text
     assert "**the forget/update gate does**" in text  # the gated-cell story
     assert "LSTM and GRU much less" not in text  # the claim the data contradicts on returns
-    assert "0.73⁴⁰ = **3.4e-06**" in text  # the gate slider's arithmetic, computed
+    assert "0.73⁴⁰ = **3.4×10⁻⁶**" in text  # the gate slider's arithmetic, computed
     assert any(b.label == "Run the memory preset" for b in at.button)
     power, tanh = _figures(at)
     assert [t["name"] for t in power["data"]] == ["W, ρ = 0.90", "same signs, ρ = 1.10"]
