@@ -56,7 +56,7 @@ def gradient_sentence(norms: list, k: int, unit: str) -> str | None:
     ratio = g / norms[0]
     if ratio >= 0.1:
         return (
-            f"The gradient {k} {unit} back is {ratio:.2g} times the last step's: over this "
+            f"The gradient {k} {unit} back is {sci(ratio)} times the last step's: over this "
             "distance it has not vanished."
         )
     return (
@@ -202,7 +202,7 @@ def preset_sentence(cell: str, c: dict, lag: int) -> str:
     ratio = (c.get("log10_gradient_ratio") or {}).get("mean")
     if _num(ratio):
         size = 10.0**ratio
-        scale = f"{size:.2g} times" if size >= 0.1 else f"{power_of_ten(size)} of"
+        scale = f"{sci(size)} times" if size >= 0.1 else f"{power_of_ten(size)} of"
         parts.append(
             f"its gradient {lag} steps back is {scale} the last step's (geometric mean over seeds)"
         )
