@@ -96,7 +96,10 @@ def error_panels(forecasts: dict[str, pd.DataFrame], errors: str = "return") -> 
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                       margin=dict(l=60, r=60, t=80, b=40))  # fmt: skip
     fig.update_yaxes(title_text="forecast − actual", secondary_y=False)
-    fig.update_yaxes(title_text="Σ loss gap", secondary_y=True, showgrid=False)
+    # tiny squared-return sums: powers of ten (3×10⁻⁴), never Plotly's SI "300μ"
+    fig.update_yaxes(
+        title_text="Σ loss gap", secondary_y=True, showgrid=False, exponentformat="power"
+    )
     return fig
 
 

@@ -357,3 +357,19 @@ def test_the_best_epoch_label_sits_inside_the_plot_clear_of_the_legend_row():
     fig = mark_epoch(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 2, 3])), 2)
     (label,) = fig.layout.annotations
     assert label.text == "best epoch 2" and label.y == 0  # the legend row is above y = 1
+
+
+def test_compare_error_panels_write_the_loss_gap_in_powers_of_ten():
+    import numpy as np
+    import pandas as pd
+
+    from core.plots_compare import error_panels
+
+    idx = pd.bdate_range("2020-01-01", periods=30, name="date")
+    r = np.linspace(-0.01, 0.01, 30)
+    fc = pd.DataFrame({"actual_return": r, "predicted_return": r / 2, "actual_price": 100 + r,
+                       "predicted_price": 100 + r / 2, "naive_price": 100.0}, index=idx)  # fmt: skip
+    fig = error_panels({"lstm": fc, "gru": fc})
+    gap_axes = [ax for name, ax in fig.layout.to_plotly_json().items()
+                if name.startswith("yaxis") and ax.get("title", {}).get("text") == "Σ loss gap"]  # fmt: skip
+    assert len(gap_axes) == 2 and all(ax["exponentformat"] == "power" for ax in gap_axes)
