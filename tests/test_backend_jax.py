@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 DESIGN_ROW = {
     "epoch", "loss", "val_loss", "seconds", "lr", "grad_norm", "clipped_fraction",
     "spectral_radius", "spectral_radius_blocks",
+    "gates", "step_factor", "memory_horizon",  # core/gates.py: backend-free NumPy
 }  # fmt: skip
 
 

@@ -1,7 +1,10 @@
 """The executor seam: jobs decides what runs, the executor where; the run store is the contract."""
 
-import multiprocessing
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,8 @@ from core.config import RunSpec
 from core.errors import UserError
 from core.procs import process_identity
 from core.runs import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class RecordingExecutor:
@@ -75,31 +80,52 @@ def test_cancel_asks_the_executor_that_ran_it(store_root, prices, monkeypatch):
     assert jobs.queue(store) == []
 
 
-def _submit_in_child(root: str, seed: int, owner: int, gate, out) -> None:
-    os.environ["MODELS_CACHE"] = root
-    os.environ["GRADLAB_MAX_QUEUE"] = "2"
-    prices = data.load_prices("sample", "^GSPC", start="2015-01-01", end="2016-06-30")
-    gate.wait()  # all four race for the same moment
-    try:
-        jobs.submit(_spec(seed), prices, RunStore(root), executor=RecordingExecutor(owner))
-        out.put("queued")
-    except UserError as exc:
-        out.put(str(exc))
+CHILD = """
+import os, sys, time
+from pathlib import Path
+root, seed, owner, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+sys.path.insert(0, os.getcwd())
+os.environ["MODELS_CACHE"], os.environ["GRADLAB_MAX_QUEUE"] = root, "2"
+from core import data, jobs
+from core.errors import UserError
+from core.runs import RunStore
+from tests.test_executor import RecordingExecutor, _spec
+prices = data.load_prices("sample", "^GSPC", start="2015-01-01", end="2016-06-30")
+(flags / f"ready-{seed}").touch()
+while not (flags / "go").exists():  # all four race for the same moment
+    time.sleep(0.005)
+try:
+    jobs.submit(_spec(seed), prices, RunStore(root), executor=RecordingExecutor(owner))
+    print("queued")
+except UserError as exc:
+    print(exc)
+"""
 
 
-def test_queue_limit_holds_across_processes(store_root):
+def test_queue_limit_holds_across_processes(store_root, tmp_path):
     # 14.3: four simultaneous submits from four processes with GRADLAB_MAX_QUEUE=2 queue 2.
-    ctx = multiprocessing.get_context("spawn")
-    gate, out = ctx.Barrier(4), ctx.Queue()
+    # Fresh interpreters (not multiprocessing's spawn, which re-imports the pytest parent's
+    # main module and hung behind its barrier in the full suite) released by one flag file.
+    flags = tmp_path / "flags"
+    flags.mkdir()
     procs = [
-        ctx.Process(target=_submit_in_child, args=(str(store_root), s, os.getpid(), gate, out))
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(store_root), str(s), str(os.getpid()), str(flags)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for s in range(4)
     ]
-    for p in procs:
-        p.start()
-    answers = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
+    deadline = time.monotonic() + 300
+    while len(list(flags.glob("ready-*"))) < 4:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [
+            p.communicate() for p in procs if p.poll() is not None
+        ]
+        time.sleep(0.05)
+    (flags / "go").touch()
+    answers = [p.communicate(timeout=300)[0].strip().splitlines()[-1] for p in procs]
     assert sorted(answers)[-2:] == ["queued", "queued"], answers
     assert sum("already queued or training" in a for a in answers) == 2, answers
     assert len(RunStore(store_root).run_ids()) == 2
