@@ -38,7 +38,8 @@ class Estimate:
     seconds: float  # all epochs, should early stopping not end the run sooner
 
 
-def _env_number(name: str, default: int) -> int:
+def env_count(name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment, or default when unset."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -49,12 +50,12 @@ def _env_number(name: str, default: int) -> int:
 
 def memory_limit_mb() -> int:
     """GRADLAB_RUN_MEMORY_MB: the most memory one run (its whole worker) may use."""
-    return _env_number("GRADLAB_RUN_MEMORY_MB", DEFAULT_MEMORY_MB)
+    return env_count("GRADLAB_RUN_MEMORY_MB", DEFAULT_MEMORY_MB)
 
 
 def timeout_s() -> int:
     """GRADLAB_RUN_TIMEOUT_S: the most wall-clock seconds one run may train."""
-    return _env_number("GRADLAB_RUN_TIMEOUT_S", DEFAULT_TIMEOUT_S)
+    return env_count("GRADLAB_RUN_TIMEOUT_S", DEFAULT_TIMEOUT_S)
 
 
 def estimate(spec: RunSpec, n_train: int, n_features: int = 1) -> Estimate:

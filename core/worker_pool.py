@@ -23,6 +23,7 @@ import filelock
 import psutil
 
 from core import worker
+from core.budget import env_count
 from core.errors import UserError
 from core.procs import process_alive, process_identity
 from core.runs import RunStore
@@ -30,28 +31,19 @@ from core.runs import RunStore
 POLL_S = 0.25  # idle polling of a small directory: a submitted run starts within this
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise UserError(f"{name} must be a whole number of at least 1, got {raw!r}")
-    return int(raw)
-
-
 def max_runs() -> int:
     """Runs one warm worker trains before it is replaced (GRADLAB_WORKER_MAX_RUNS)."""
-    return _env_int("GRADLAB_WORKER_MAX_RUNS", 25)
+    return env_count("GRADLAB_WORKER_MAX_RUNS", 25)
 
 
 def max_mb() -> int:
     """Resident memory after which a warm worker is replaced (GRADLAB_WORKER_MAX_MB)."""
-    return _env_int("GRADLAB_WORKER_MAX_MB", 3072)
+    return env_count("GRADLAB_WORKER_MAX_MB", 3072)
 
 
 def idle_s() -> int:
     """Seconds a warm worker waits for work before it leaves (GRADLAB_WORKER_IDLE_S)."""
-    return _env_int("GRADLAB_WORKER_IDLE_S", 900)
+    return env_count("GRADLAB_WORKER_IDLE_S", 900)
 
 
 def _dir(store: RunStore, name: str) -> Path:
