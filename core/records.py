@@ -2,8 +2,9 @@
 
 On disk the records stay plain JSON with string states; these types say which fields a
 reader may find and of what type, after core/store_rows.py has dropped anything of the wrong
-shape. Every field may be missing (an old run, a run still training), so each view is a
-TypedDict with total=False: read with .get() and a default, or after checking `in`.
+shape. Every field may be missing (an old run, a run still training), so each is a
+TypedDict with total=False. Readers outside core (the pages) read them through the frozen
+views of core/record_views.py and core/record_rows.py, which give every field one type.
 The run store's table of files and fields: docs/ARCHITECTURE.md.
 """
 
