@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import overload
 
 from core.config import RunSpec
 from core.errors import UserError
@@ -38,13 +39,23 @@ class Estimate:
     seconds: float  # all epochs, should early stopping not end the run sooner
 
 
-def env_count(name: str, default: int) -> int:
-    """A whole number of at least 1 from the environment, or default when unset."""
+@overload
+def env_count(name: str, default: int, hi: int | None = None) -> int: ...
+@overload
+def env_count(name: str, default: None, hi: int | None = None) -> int | None: ...
+def env_count(name: str, default: int | None, hi: int | None = None) -> int | None:
+    """A whole number from 1 (to hi) from the environment, or default when unset: the one
+    reader of every such GRADLAB_* setting, so each refusal names the variable and the fix."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise UserError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    # isascii: "²".isdigit() is True but int("²") fails
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= (hi or int(raw)):
+        allowed = f"between 1 and {hi}" if hi else "of at least 1"
+        unset = "" if default is None else f" (default {default})"
+        raise UserError(
+            f"{name} must be a whole number {allowed}, got {raw!r}: fix it or unset it{unset}"
+        )
     return int(raw)
 
 

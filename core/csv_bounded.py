@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.budget import env_count
 from core.errors import DataError
 
 if TYPE_CHECKING:
@@ -29,19 +29,10 @@ DEFAULT_MEMORY_MB = 2048  # imports take ~400 MB of address space; 50 MB of CSV 
 DEFAULT_TIMEOUT_S = 120
 
 
-def _env_number(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) <= 0:
-        raise DataError(f"{name} must be a positive whole number, got {raw!r}")
-    return int(raw)
-
-
 def budget() -> tuple[int, int]:
     """(memory MB, timeout s) for one parse."""
-    memory = _env_number("GRADLAB_UPLOAD_MEMORY_MB", DEFAULT_MEMORY_MB)
-    return memory, _env_number("GRADLAB_UPLOAD_TIMEOUT_S", DEFAULT_TIMEOUT_S)
+    memory = env_count("GRADLAB_UPLOAD_MEMORY_MB", DEFAULT_MEMORY_MB)
+    return memory, env_count("GRADLAB_UPLOAD_TIMEOUT_S", DEFAULT_TIMEOUT_S)
 
 
 def parse_bounded(raw: bytes) -> pd.DataFrame:

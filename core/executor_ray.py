@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.budget import env_count
 from core.errors import UserError
 from core.procs import process_identity
 from core.runs import ACTIVE, INTERRUPTED, RunStore, now_iso
@@ -59,7 +60,7 @@ def connect() -> Any:
     }
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
     if address is None:
-        kwargs.update(include_dashboard=False, num_cpus=_env_cpus("GRADLAB_RAY_NUM_CPUS", None))
+        kwargs.update(include_dashboard=False, num_cpus=env_count("GRADLAB_RAY_NUM_CPUS", None))
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError) as exc:
@@ -70,20 +71,11 @@ def connect() -> Any:
     return ray
 
 
-def _env_cpus(name: str, default: int | None) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise UserError(f"{name} must be a whole number of CPUs, 1 or more, got {raw!r}")
-    return int(raw)
-
-
 def resources(ray: Any) -> dict[str, float]:
     """What one run asks for: a GPU where the cluster has any, else CPUs."""
     if ray.cluster_resources().get("GPU", 0) >= 1:
         return {"num_gpus": 1, "num_cpus": 1}
-    return {"num_cpus": _env_cpus("GRADLAB_RAY_CPUS", 1) or 1}
+    return {"num_cpus": env_count("GRADLAB_RAY_CPUS", 1)}
 
 
 def capacity() -> int:

@@ -11,7 +11,6 @@ is the executor's business (core/executor.py: local worker processes or Ray).
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,23 +36,14 @@ class Submitted:
     state: str  # done | queued | running
 
 
-def _env_int(name: str, default: int, lo: int, hi: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise UserError(f"{name} must be a whole number between {lo} and {hi}, got {raw!r}")
-    return int(raw)
-
-
 def max_workers() -> int:
     """Runs that may train at once (GRADLAB_WORKERS, default 1: one run owns the CPU/GPU)."""
-    return _env_int("GRADLAB_WORKERS", 1, 1, 64)
+    return budget.env_count("GRADLAB_WORKERS", 1, hi=64)
 
 
 def max_queue() -> int:
     """Runs that may wait or train at once (GRADLAB_MAX_QUEUE)."""
-    return _env_int("GRADLAB_MAX_QUEUE", 16, 1, 1000)
+    return budget.env_count("GRADLAB_MAX_QUEUE", 16, hi=1000)
 
 
 def check_env() -> None:

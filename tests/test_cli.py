@@ -208,5 +208,8 @@ def test_zero_workers_is_one_line_before_any_run_is_written(
     before = _snapshot(store_root)
     assert main([command, *TINY]) == 2
     _, err = capsys.readouterr()
-    assert err.strip() == "error: GRADLAB_WORKERS must be a whole number between 1 and 64, got '0'"
+    assert err.strip() == (
+        "error: GRADLAB_WORKERS must be a whole number between 1 and 64, got '0': "
+        "fix it or unset it (default 1)"
+    )
     assert _snapshot(store_root) == before

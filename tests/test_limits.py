@@ -63,6 +63,42 @@ def test_malformed_limits_are_clear_errors(monkeypatch, value):
         budget.memory_limit_mb()
 
 
+# Every GRADLAB_* count is read by budget.env_count: each refusal names the variable, what it
+# takes and the default, whichever module reads it.
+ENV_READERS = [
+    ("GRADLAB_RUN_MEMORY_MB", "core.budget", "memory_limit_mb", "of at least 1", "4096"),
+    ("GRADLAB_WORKERS", "core.jobs", "max_workers", "between 1 and 64", "1"),
+    ("GRADLAB_MAX_QUEUE", "core.jobs", "max_queue", "between 1 and 1000", "16"),
+    ("GRADLAB_UPLOAD_TIMEOUT_S", "core.csv_bounded", "budget", "of at least 1", "120"),
+    ("GRADLAB_WORKER_IDLE_S", "core.worker_pool", "idle_s", "of at least 1", "900"),
+]
+
+
+@pytest.mark.parametrize(("name", "module", "reader", "allowed", "default"), ENV_READERS)
+@pytest.mark.parametrize("value", ["0", "4GB", "-5", "²", "1e3"])
+def test_every_env_count_refuses_alike(monkeypatch, name, module, reader, allowed, default, value):
+    import importlib
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UserError) as exc:
+        getattr(importlib.import_module(module), reader)()
+    assert str(exc.value) == (
+        f"{name} must be a whole number {allowed}, got {value!r}: "
+        f"fix it or unset it (default {default})"
+    )
+
+
+def test_env_count_reads_a_count_and_its_default(monkeypatch):
+    monkeypatch.setenv("GRADLAB_X", " 7 ")
+    assert budget.env_count("GRADLAB_X", 3) == 7
+    assert budget.env_count("GRADLAB_X", 3, hi=7) == 7
+    monkeypatch.delenv("GRADLAB_X")
+    assert budget.env_count("GRADLAB_X", 3) == 3 and budget.env_count("GRADLAB_X", None) is None
+    monkeypatch.setenv("GRADLAB_X", "8")
+    with pytest.raises(UserError, match="between 1 and 7, got '8': fix it or unset it$"):
+        budget.env_count("GRADLAB_X", None, hi=7)
+
+
 def _worker(store: RunStore, rid: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "core.worker", str(store.run_dir(rid))],
