@@ -8,7 +8,8 @@ LSTM, GRU and SimpleRNN). "cold" is a page's first script run after every st.cac
 cleared (the first visitor after a start), "warm" the median of --repeats reruns (a tab
 switch, a widget change, a second visitor). Results is timed on each of its tabs.
 --profile PAGE prints the functions taking the most cumulative time in that page's cold run.
-bench/dashboard.py --script-runs calls this; the browser side is in bench/dashboard.py.
+bench/dashboard.py --script-runs calls this; the browser side is in bench/dashboard.py
+(its server and browser steps in bench/browser.py).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def darts_once(npz: Path, epochs: int) -> dict[str, Any]:
 
 
 def dashboard_once(page: Any, url: str, store: Path) -> dict[str, Any]:
-    from bench import dashboard as dash
+    from bench import browser as dash
     from core.runs import RunStore
 
     page.goto(url + "/train", wait_until="commit")
@@ -105,7 +105,7 @@ def dashboard_once(page: Any, url: str, store: Path) -> dict[str, Any]:
 def measure(rounds: int, before: bool, darts: bool = True) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from bench import dashboard as dash
+    from bench import browser as dash
     from core import worker_pool
     from core.runs import RunStore
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import dashboard as dash
+from bench import browser as dash
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-output" / "e2e"

@@ -22,7 +22,7 @@ try:
 except ImportError:  # the dashboard fixture then skips, or fails under CI, saying why
     expect = None
 
-from bench import dashboard as dash
+from bench import browser as dash
 from core import data
 from core.runs import RunStore
 

@@ -19,7 +19,7 @@ try:
 except ImportError:  # the dashboard fixture then skips, or fails under CI, saying why
     expect = None
 
-from bench import dashboard as dash
+from bench import browser as dash
 from core import data
 from core.runs import RunStore
 from tests.fakes import make_run
@@ -119,7 +119,7 @@ def test_other_pages_show_no_raw_tex(dashboard, finished, page, check_page, path
 
 
 def test_offline_yahoo_is_one_plain_line_naming_the_alternatives(dashboard, page, check_page):
-    # The server's Yahoo cache (bench.dashboard.server_env) remembers an outage: offline and
+    # The server's Yahoo cache (bench.browser.server_env) remembers an outage: offline and
     # deterministic, whether or not this machine could reach Yahoo.
     cache = dashboard.store_root.parent / "yahoo_cache"
     cache.mkdir(exist_ok=True)
