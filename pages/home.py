@@ -9,7 +9,8 @@ import streamlit as st
 from core import svgplot
 from core.errors import UserError
 from core.overview import load_overview
-from core.records import ListingRow
+from core.record_rows import ListingView
+from core.records import RunState
 from pages.lib import words
 from pages.lib.ui import (
     RESULTS_PAGE,
@@ -48,8 +49,8 @@ def skill_figure(bars: tuple[tuple[str, str, float], ...]) -> Any:
     return plots.skill_chart([dict(label=b[0], cell=b[1], skill=b[2]) for b in bars])
 
 
-def _created(row: ListingRow) -> str:
-    return str(row["created"] or "")
+def _created(row: ListingView) -> str:
+    return row.created or ""
 
 
 st.title("Gradient Lab")
@@ -84,7 +85,8 @@ except UserError as exc:
 
 st.subheader("Recent runs")
 try:
-    runs = sorted(get_store().list_runs(), key=_created, reverse=True)
+    listing = [ListingView.of(r) for r in get_store().list_runs()]
+    runs = sorted(listing, key=_created, reverse=True)
 except UserError as exc:
     show_error(exc)
     runs = []
@@ -92,17 +94,13 @@ if not runs:
     st.info("No runs yet: train one on the Train page; the first takes under a minute on a CPU.")
 recent = with_periods(runs[:RECENT])
 for row in recent:
-    run_id = str(row.get("run_id") or row.get("id"))
-    st.page_link(RESULTS_PAGE, label=run_label(row), query_params={"run": run_id})
+    st.page_link(RESULTS_PAGE, label=run_label(row), query_params={"run": row.run_id})
 # A returning user's runs against the naive forecast at a glance. Its plotly chart, drawn
 # after the rest, also brings plotly.js into the browser for the Results page they open next.
-scored = [
-    {**row, "label": f"{run_name(row)} · {str(row.get('run_id'))[:6]}"}
+bars = tuple(
+    (f"{run_name(row)} · {row.run_id[:6]}", row.cell or "", row.skill)
     for row in recent
-    if row.get("state") == "done" and isinstance(row.get("skill"), (int, float))
-]
-if scored:
-    st.plotly_chart(
-        skill_figure(tuple((r["label"], r.get("cell") or "", r["skill"]) for r in scored)),
-        key="home_skill_chart",
-    )
+    if row.state is RunState.DONE and row.skill is not None
+)
+if bars:
+    st.plotly_chart(skill_figure(bars), key="home_skill_chart")

@@ -18,7 +18,8 @@ import streamlit as st
 from core import evaluation, jobs, owners
 from core.errors import UserError
 from core.periods import month, span
-from core.records import ACTIVE
+from core.record_rows import ListingView, Period
+from core.records import RunState
 from pages.lib.ui import (
     RESULTS_PAGE,
     TRAIN_PAGE,
@@ -52,10 +53,10 @@ WIDTHS |= {"skill": 70, "vs naive": 90, "memory horizon": 75, "created": 100}
 SOURCE_WORDS = {"sample": "bundled", "yahoo": "Yahoo", "csv": "CSV", "task": "task"}
 
 
-def _data(row: dict) -> str:
+def _data(row: ListingView) -> str:
     """'^GSPC (bundled)', 'my-prices (CSV)': the data a run used, its source in words."""
-    source = SOURCE_WORDS.get(str(row.get("source")), str(row.get("source") or "?"))
-    return f"{row.get('ticker') or '?'} ({source})"
+    source = SOURCE_WORDS.get(str(row.source), row.source or "?")
+    return f"{row.ticker or '?'} ({source})"
 
 
 def _created(value: object) -> str:
@@ -66,18 +67,25 @@ def _created(value: object) -> str:
     return f"{text[8:10].lstrip('0')} {month(text[:10])}"
 
 
-def table(rows: list[dict]) -> pd.DataFrame:
+def table(rows: list[ListingView]) -> pd.DataFrame:
     rows = with_periods(rows)
-    df = pd.DataFrame(rows)
-    df["name"] = [run_name(r, with_data=False) for r in rows]  # data, period: own columns
-    df["data"] = [_data(r) for r in rows]
-    periods = [r.get("period") or {} for r in rows]
-    df["test_period"] = [span(p.get("test_first"), p.get("test_last")) for p in periods]
-    df["created"] = df["created"].map(_created)
-    df["size_mb"] = df["size_bytes"].fillna(0) / 2**20
-    damaged = df["damaged"].fillna(False).astype(bool)
-    df["state"] = df["state"].fillna("?").astype(str).where(~damaged, "damaged")
-    df["vs_naive"] = [vs_naive(s, p) for s, p in zip(df["skill"], df["skill_p"], strict=True)]
+    tests = [r.period or Period() for r in rows]
+    df = pd.DataFrame(
+        {
+            "name": [run_name(r, with_data=False) for r in rows],  # data, period: own columns
+            "data": [_data(r) for r in rows],
+            "test_period": [span(p.test_first, p.test_last) for p in tests],
+            "state": ["damaged" if r.damaged else (r.state_text or "?") for r in rows],
+            "rmse": [r.rmse for r in rows],
+            "skill": [r.skill for r in rows],
+            "vs_naive": [vs_naive(r.skill, r.skill_p) for r in rows],
+            "memory_horizon": [r.memory_horizon for r in rows],
+            "created": [_created(r.created) for r in rows],
+            "size_mb": [(r.size_bytes or 0) / 2**20 for r in rows],
+            "run_id": [r.run_id for r in rows],
+            "owner": [r.owner for r in rows],
+        }
+    )
     columns = list(COLUMNS) + (["owner"] if login_enabled() else [])
     return df[columns].rename(columns=COLUMNS)
 
@@ -129,7 +137,7 @@ def selected_ids(df: pd.DataFrame) -> list[str]:
     return chosen
 
 
-def actions(ids: list[str], states: dict[str, str]) -> None:
+def actions(ids: list[str], active_ids: set[str]) -> None:
     """Open, delete and cancel for the chosen runs; each button acts on the ids it names."""
     if not ids:
         st.caption("Select rows in the table to open, delete or cancel runs.")
@@ -143,7 +151,7 @@ def actions(ids: list[str], states: dict[str, str]) -> None:
         on_click=_each,
         args=(tuple(ids), "delete", "deleted"),
     )
-    active = tuple(rid for rid in ids if states.get(rid) in ACTIVE)
+    active = tuple(rid for rid in ids if rid in active_ids)
     right.button(
         f"Cancel {len(active)} queued/running",
         key="runs_cancel",
@@ -186,8 +194,8 @@ def show_notice() -> None:
         st.error(plain(refusal))
 
 
-def clear_failed(rows: list[dict]) -> None:
-    failed = tuple(r["run_id"] for r in rows if r.get("state") == "failed")
+def clear_failed(rows: list[ListingView]) -> None:
+    failed = tuple(r.run_id for r in rows if r.state is RunState.FAILED)
     st.button(
         f"Clear failed runs ({len(failed)})",
         key="runs_clear",
@@ -199,7 +207,7 @@ def clear_failed(rows: list[dict]) -> None:
 
 st.title("Runs")
 try:
-    rows = get_store().list_runs()
+    rows = [ListingView.of(r) for r in get_store().list_runs()]
 except UserError as exc:
     st.error(plain(str(exc)))
     st.stop()
@@ -207,9 +215,9 @@ show_notice()
 if not rows:
     empty_state("No runs yet: train one.", TRAIN_PAGE)
     st.stop()
-total_mb = sum(r.get("size_bytes") or 0 for r in rows) / 2**20
+total_mb = sum(r.size_bytes or 0 for r in rows) / 2**20
 st.caption(f"{len(rows)} runs using {total_mb:,.1f} MB on disk.")
 df = table(rows)
 ids = selected_ids(df)
-actions(ids, {r["run_id"]: r.get("state") for r in rows})
+actions(ids, {r.run_id for r in rows if r.is_active})
 clear_failed(rows)

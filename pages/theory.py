@@ -11,6 +11,9 @@ import streamlit as st
 from core import plots, theory
 from core.errors import UserError
 from core.fmt import sci
+from core.record_rows import ListingView
+from core.record_views import SummaryView
+from core.records import RunState
 from pages.lib import words
 from pages.lib.ui import (
     RESULTS_PAGE,
@@ -150,14 +153,12 @@ def gates_and_clipping() -> None:
     )
 
 
-def _run_fact(store: object, row: dict) -> str:
-    summary = store.summary(row["run_id"]) or {}  # type: ignore[attr-defined]
-    h = summary.get("memory_horizon")
-    factors = [g.get("step_factor") for g in (summary.get("kept_gates") or {}).values()]
-    factors = [f for f in factors if isinstance(f, (int, float))]
-    if not isinstance(h, int):
+def _run_fact(store: Any, row: ListingView) -> str:
+    summary = SummaryView.of(store.summary(row.run_id))
+    factors = summary.step_factors
+    if summary.memory_horizon is None:
         return ""
-    text = f" · memory horizon {h} of {row.get('lookback')} steps"
+    text = f" · memory horizon {summary.memory_horizon} of {row.lookback} steps"
     return text + (f" · step factor {factors[-1]:.2f}" if factors else "")
 
 
@@ -171,7 +172,7 @@ def own_runs() -> None:
     )
     try:
         store = get_store()
-        runs = [r for r in store.list_runs() if r.get("state") == "done"]
+        runs = [r for r in map(ListingView.of, store.list_runs()) if r.state is RunState.DONE]
     except UserError as exc:
         show_error(exc)
         return
@@ -180,7 +181,7 @@ def own_runs() -> None:
         return
     for row in with_periods(runs[:MAX_LINKS]):
         label = run_label(row) + _run_fact(store, row)
-        page_link(RESULTS_PAGE, label=label, query_params={"run": row["run_id"]})
+        page_link(RESULTS_PAGE, label=label, query_params={"run": row.run_id})
     page_link("pages/runs.py", label="All runs", icon=":material/folder_open:")
 
 

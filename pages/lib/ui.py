@@ -5,6 +5,7 @@ No numeric logic lives here; pages call core for that. Never imports tensorflow/
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from core import cells
 from core.errors import UserError
+from core.record_rows import ListingView, Period
 
 TRAIN_PAGE = "pages/train.py"
 RESULTS_PAGE = "pages/results.py"
@@ -70,15 +72,6 @@ def cell_badge(cell: str) -> None:
     st.badge(cell_name(cell), color=_BADGE_COLORS.get(str(cell).lower(), "gray"))
 
 
-def _pick(run_info: dict[str, Any], key: str, section: str) -> Any:
-    """A field from a flat RunStore.list_runs() row, else from a nested spec/summary dict."""
-    if run_info.get(key) is not None:
-        return run_info[key]
-    spec = run_info.get("spec") if isinstance(run_info.get("spec"), dict) else {}
-    nested = spec.get(section) if isinstance(spec.get(section), dict) else {}
-    return nested.get(key)
-
-
 @st.cache_data(max_entries=1024, show_spinner=False)
 def _period(root: str, run_id: str, stamp: float) -> dict[str, str] | None:
     from core.periods import run_period  # pyarrow: only pages that label runs load it
@@ -86,50 +79,46 @@ def _period(root: str, run_id: str, stamp: float) -> dict[str, str] | None:
     return run_period(root, run_id)
 
 
-def with_periods(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows with 'period' (core.periods.run_period) added, cached per run and file time."""
+def with_periods(rows: list[ListingView]) -> list[ListingView]:
+    """The rows with their forecast period (core.periods.run_period), cached per run and
+    file time."""
     root, out = str(get_store().root), []
     for row in rows:
-        rid = str(row.get("run_id") or "")
         try:
-            stamp = (Path(root) / rid / "predictions.parquet").stat().st_mtime
+            stamp = (Path(root) / row.run_id / "predictions.parquet").stat().st_mtime
         except OSError:
             stamp = 0.0
-        out.append({**row, "period": _period(root, rid, stamp) if stamp else None})
+        period = _period(root, row.run_id, stamp) if stamp and row.run_id else None
+        out.append(dataclasses.replace(row, period=None if period is None else Period.of(period)))
     return out
 
 
-def run_name(run_info: dict[str, Any], with_data: bool = True) -> str:
+def run_name(row: ListingView, with_data: bool = True) -> str:
     """What a person calls a run: 'LSTM 2×32 · ^GSPC · Feb 2010 – Dec 2018 · seed 0' (cell,
     data, the days it forecast, seed); the period is there once with_periods added it.
     with_data=False: 'LSTM 2×32 · seed 0', for a table with data and period columns."""
     from core.periods import span
 
-    cell = cell_name(_pick(run_info, "cell", "model") or "?")
-    units = _pick(run_info, "units", "model")
-    parts = [f"{cell} {_pick(run_info, 'layers', 'model') or 1}×{units}" if units else cell]
-    period = (run_info.get("period") or {}) if with_data else {}
+    cell = cell_name(row.cell or "?")
+    parts = [f"{cell} {row.layers or 1}×{row.units}" if row.units else cell]
     if with_data:
-        parts.append(str(_pick(run_info, "ticker", "data") or "?"))
-    if span(period.get("first"), period.get("last")):
-        parts.append(span(period.get("first"), period.get("last")))
-    seed = _pick(run_info, "seed", "train")
-    if seed is not None:
-        parts.append(f"seed {seed}")
+        parts.append(row.ticker or "?")
+        period = row.period or Period()
+        if span(period.first, period.last):
+            parts.append(span(period.first, period.last))
+    if row.seed is not None:
+        parts.append(f"seed {row.seed}")
     return " · ".join(parts)
 
 
-def run_label(run_info: dict[str, Any]) -> str:
+def run_label(row: ListingView) -> str:
     """One line for a selector or link: the run's name, then its state, skill and id as
     details: 'LSTM 1×32 · ^GSPC · Feb 2010 – Dec 2018 · seed 0 (done, skill +0.012, 3f2a9c1b)'."""
-    # run_info: a RunStore.list_runs() row (core.records.ListingRow): every key is present.
-    state = run_info.get("state")
-    details = ["damaged" if run_info.get("damaged") else str(state or "unknown")]
-    skill = run_info.get("skill")
-    if isinstance(skill, (int, float)):
-        details.append(f"skill {skill:+.3f}")
-    details.append(str(run_info["run_id"])[:8])
-    return f"{run_name(run_info)} ({', '.join(details)})"
+    details = ["damaged" if row.damaged else (row.state_text or "unknown")]
+    if row.skill is not None:
+        details.append(f"skill {row.skill:+.3f}")
+    details.append(row.run_id[:8])
+    return f"{run_name(row)} ({', '.join(details)})"
 
 
 def page_link(

@@ -13,6 +13,8 @@ import streamlit as st
 
 from core import insight
 from core.errors import UserError
+from core.record_rows import GradientsView, RecordView
+from core.record_views import SummaryView
 
 COMPARE_PAGE = "pages/compare.py"
 START_KEY = "memory_preset_start"  # set by a preset button, consumed by Compare's panel
@@ -29,14 +31,14 @@ def preset_button(key: str) -> None:
         st.switch_page(COMPARE_PAGE, query_params={"preset": "memory"})
 
 
-def run_words(record: dict | None, summary: dict | None, gtt: dict | None) -> None:
+def run_words(record: RecordView | None, summary: SummaryView, gtt: GradientsView) -> None:
     """'What this run shows': every sentence from this run's recorded numbers."""
-    sentences = insight.run_sentences((record or {}).get("spec") or {}, summary or {}, gtt)
-    if summary and "memory_horizon" in summary:
+    spec = record.spec if record else {}
+    sentences = insight.run_sentences(spec, summary.raw, gtt.raw or None)
+    if "memory_horizon" in summary.raw:  # recorded, even as None (no horizon found)
         left, right = st.columns(2)
         horizon_card(left, summary)
-        factors = [g.get("step_factor") for g in (summary.get("kept_gates") or {}).values()]
-        shown = ", ".join(f"{f:.3f}" for f in factors if isinstance(f, (int, float)))
+        shown = ", ".join(f"{f:.3f}" for f in summary.step_factors)
         right.metric(
             "Step factor per layer",
             shown or "n/a",
@@ -47,8 +49,8 @@ def run_words(record: dict | None, summary: dict | None, gtt: dict | None) -> No
         st.markdown("**What this run shows**\n\n" + "\n".join(f"- {s}" for s in sentences))
 
 
-def horizon_card(col: Any, summary: dict | None) -> None:
-    value, help_text = insight.horizon_card(summary or {})
+def horizon_card(col: Any, summary: SummaryView) -> None:
+    value, help_text = insight.horizon_card(summary.raw)
     col.metric("Memory horizon", value, help=help_text)
 
 
@@ -113,9 +115,8 @@ def horizon_by_cell(store: Any, ids: list[str]) -> None:
     """Memory horizon per cell, mean ± std over the runs on screen (Compare)."""
     per_cell: dict[str, list[int]] = {}
     for rid in ids:
-        summary = store.summary(rid) or {}
-        h = summary.get("memory_horizon")
-        if isinstance(h, int):
+        h = SummaryView.of(store.summary(rid)).memory_horizon
+        if h is not None:
             per_cell.setdefault(store.spec(rid).model.cell, []).append(h)
     if per_cell:
         parts = [insight.horizon_summary(cell, hs) for cell, hs in per_cell.items()]

@@ -1,0 +1,111 @@
+"""Results' reads and figures: every file of one run, read once per modification time into
+typed views (core/record_views.py), and its figures built once and shared by sessions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from core import plots, plots_compare
+from core.record_rows import GradientsView, RecordView
+from core.record_views import MetricsRowView, SummaryView, rows_of
+from core.runs import RunStore
+from pages.lib.ui import cell_color
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """One run's files as Results shows them; ``problems``: each file that could not be read."""
+
+    record: RecordView | None = None  # None: spec.json unreadable
+    rows: tuple[MetricsRowView, ...] = ()
+    raw_rows: list[dict[str, Any]] = field(default_factory=list)  # for the plots
+    gtt: GradientsView = field(default_factory=GradientsView)
+    pred: Any = field(default=None, compare=False)  # the predictions DataFrame, or None
+    summary: SummaryView = field(default_factory=SummaryView)
+    complete: bool = False  # every checksummed artifact matches
+    has_model: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def cell(self) -> str:
+        """The run's cell ('lstm' when its spec.json is unreadable)."""
+        return (self.record.cell if self.record else None) or "lstm"
+
+    @property
+    def kept_label(self) -> str:
+        """'weights kept (best epoch k)': the weights model.keras, the predictions and the
+        metrics come from (early stopping restores the best epoch)."""
+        epoch = self.gtt.kept_epoch or self.summary.best_epoch
+        return f"weights kept (best epoch {epoch})" if epoch is not None else "weights kept"
+
+
+def stamp(run_dir: Any) -> float:
+    """Newest modification time in the run directory: the cache key of its contents."""
+    try:
+        with os.scandir(run_dir) as entries:
+            return max((e.stat().st_mtime for e in entries), default=0.0)
+    except FileNotFoundError:
+        return 0.0
+
+
+def _read(problems: list[str], name: str, reader: Any, *args: Any) -> Any:
+    # A hand-edited or half-copied file must give a message, never a traceback.
+    try:
+        return reader(*args)
+    except Exception as exc:  # any unreadable file is reported the same way
+        problems.append(f"{name} could not be read ({type(exc).__name__})")
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def load_run(root: str, run_id: str, stamp: float) -> RunFiles:
+    """Every artifact of one run; ``stamp`` (newest mtime) invalidates the cache on change."""
+    store = RunStore(root)
+    problems: list[str] = []
+    record = _read(problems, "spec.json", store.record, run_id)
+    rows = _read(problems, "metrics.jsonl", store.metrics, run_id) or []
+    return RunFiles(
+        record=None if record is None else RecordView.of(record),
+        rows=rows_of(rows),
+        raw_rows=rows,
+        gtt=GradientsView.of(
+            _read(problems, "gradients_through_time.json", store.gradients_through_time, run_id)
+        ),
+        pred=_read(problems, "predictions.parquet", store.predictions, run_id),
+        summary=SummaryView.of(_read(problems, "summary.json", store.summary, run_id)),
+        complete=bool(_read(problems, "checksums", store.is_complete, run_id)),
+        has_model=store.model_path(run_id).exists(),
+        problems=problems,
+    )
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def run_figures(root: str, run_id: str, stamp: float, cell: str) -> dict[str, Any]:
+    """Every figure of one run, built once per (run, newest mtime) and shared, not copied, by
+    every session: a rerun (a tab switch, a second visitor) only sends them."""
+    data = load_run(root, run_id, stamp)
+    rows, gtt, pred, color = data.raw_rows, data.gtt, data.pred, cell_color(cell)
+    best = data.summary.best_epoch
+    last = {f"epoch {gtt.epochs[-1]}": (gtt.norms[-1], cell)} if gtt.norms and gtt.epochs else {}
+    mark = plots_compare.mark_epoch
+    return {
+        "pred": None if pred is None else plots.predictions_chart(pred, color=color),
+        "loss": mark(plots.loss_chart(rows, color=color), best),
+        "grad_norm": mark(plots.grad_norm_chart(rows), best),
+        "gtt_heatmap": mark(plots.gtt_heatmap(gtt.raw), best, axis="y"),
+        "gtt_last": plots.gtt_lines(last, title="Gradient through time, last epoch"),
+        "gtt_kept": _kept_figure(gtt.kept_norms, data.kept_label, cell),
+        "spectral": mark(plots.spectral_chart(rows), best),
+        "residuals": None if pred is None else plots.residual_hist(pred, color=color),
+        "errors": None if pred is None else plots.errors_chart(pred, color=color),
+    }
+
+
+def _kept_figure(kept: list | None, label: str, cell: str) -> Any:
+    if not kept:
+        return None
+    return plots.gtt_lines({label: (kept, cell)}, title=f"Gradient through time, {label}")
