@@ -21,7 +21,8 @@ from core import compare, jobs, plots, plots_compare
 from core.config import CELLS, OPTIMIZERS, RunSpec, bounds
 from core.errors import UserError
 from core.fmt import mean_std as _mean_std
-from core.records import ACTIVE
+from core.record_rows import GradientsView, ListingView, Period, RecordView
+from core.record_views import StatusView
 from pages.lib import words
 from pages.lib.sources import data_source  # the same data sources as Train
 from pages.lib.ui import cell_name, get_store, may_manage, show_error
@@ -127,9 +128,9 @@ def submit_all(
         st.success(f"{reused} of {len(ids)} runs served from the run store: trained before.")
 
 
-def _record(store, rid: str) -> dict | None:
+def _record(store, rid: str) -> RecordView | None:
     try:
-        return store.read_json(rid, "spec.json")
+        return RecordView.of(store.read_json(rid, "spec.json"))
     except ValueError:
         return None
 
@@ -139,16 +140,16 @@ def stored_groups() -> dict[str, list[str]]:
     store = get_store()
     groups: dict[str, list[str]] = {}
     labels: dict[str, str] = {}
-    for row in store.list_runs():
-        rec = _record(store, row["run_id"]) if row.get("state") == "done" else None
-        if not rec or row.get("damaged"):
+    for row in map(ListingView.of, store.list_runs()):
+        rec = _record(store, row.run_id) if row.is_done else None
+        if rec is None or not rec.spec:
             continue
-        spec = json.loads(json.dumps(rec["spec"]))
+        spec = json.loads(json.dumps(rec.spec))
         spec["model"].pop("cell")
         spec["train"].pop("seed")
-        fp = str(rec.get("data_fingerprint"))
+        fp = str(rec.data_fingerprint)
         key = json.dumps([spec, fp], sort_keys=True)
-        groups.setdefault(key, []).append(row["run_id"])
+        groups.setdefault(key, []).append(row.run_id)
         d, m, t = spec["data"], spec["model"], spec["train"]
         labels[key] = (
             f"{d['ticker']} · lookback {d['lookback']} · {m['layers']}×{m['units']} · "
@@ -190,20 +191,20 @@ def choose() -> None:
 def progress(ids: list[str]) -> None:
     store = get_store()
     ids = present(store, ids)
-    states = {rid: store.status(rid) for rid in ids}
-    if all(s.get("state") not in ACTIVE for s in states.values()):
+    states = {rid: StatusView.of(store.status(rid)) for rid in ids}
+    if not any(s.is_active for s in states.values()):
         st.rerun()
     for rid, s in states.items():
-        epoch, epochs = int(s.get("epoch") or 0), int(s.get("epochs") or 0)
+        epoch, epochs = s.epoch or 0, s.epochs or 0
         try:
             spec = store.spec(rid)
         except UserError:  # deleted elsewhere since present() looked
             continue
-        text = f"{cell_name(spec.model.cell)} seed {spec.train.seed}: {s.get('state')}"
+        text = f"{cell_name(spec.model.cell)} seed {spec.train.seed}: {s.state_text}"
         st.progress(min(epoch / epochs, 1.0) if epochs else 0.0, text=f"{text} {epoch}/{epochs}")
     if st.button("Cancel all", key="compare_cancel"):
         for rid, s in states.items():
-            if s.get("state") in ACTIVE and may_manage(rid):  # login on: own runs only
+            if s.is_active and may_manage(rid):  # login on: own runs only
                 jobs.cancel(rid)
         st.rerun()
 
@@ -225,11 +226,12 @@ def load_runs(ids: list[str]) -> dict[str, list[dict]]:
     store = get_store()
     per_cell: dict[str, list[dict]] = {}
     for rid in ids:
-        if store.status(rid).get("state") != "done":
+        if not StatusView.of(store.status(rid)).is_done:
             continue
         spec = store.spec(rid)
+        gtt = GradientsView.of(store.gradients_through_time(rid))
         per_cell.setdefault(spec.model.cell, []).append(
-            dict(id=rid, rows=store.metrics(rid), gtt=store.gradients_through_time(rid))
+            dict(id=rid, rows=store.metrics(rid), gtt=gtt)
         )
     return dict(sorted(per_cell.items(), key=lambda kv: CELLS.index(kv[0])))
 
@@ -263,13 +265,12 @@ def metrics_table(report: dict) -> pd.DataFrame:
 
 
 def _gtt_rows(runs: list[dict], which: str) -> list[list[float]]:
-    rows = [plots_compare.gtt_norms(r["gtt"], which) for r in runs]
+    rows = [plots_compare.gtt_norms(r["gtt"].raw or None, which) for r in runs]
     return [r for r in rows if r]
 
 
 def gradient_band(per_cell: dict[str, list[dict]]) -> None:
-    has_kept = any(((r["gtt"] or {}).get("kept") or {}).get("norms") for rs in per_cell.values()
-                   for r in rs)  # fmt: skip
+    has_kept = any(r["gtt"].kept_norms for rs in per_cell.values() for r in rs)
     options = ["weights kept (best epoch)", "last epoch"] if has_kept else ["last epoch"]
     which = st.radio("Gradients of", options, horizontal=True, key="compare_gtt_which")
     kind = "kept" if which.startswith("weights kept") else "last"
@@ -299,12 +300,12 @@ def _data_and_period(store: Any, ids: list[str]) -> str:
     from core.spec_words import SOURCES
 
     data_spec = store.spec(ids[0]).data if ids else None
-    periods = {tuple(sorted((run_period(store.root, rid) or {}).items())) for rid in ids}
+    periods = {Period.of(run_period(store.root, rid)) for rid in ids}
     if data_spec is None or len(periods) != 1:
         return "The runs differ in their test days: compare their errors with care."
-    period = dict(next(iter(periods)))
+    (period,) = periods
     where = f"{data_spec.ticker} ({SOURCES.get(data_spec.source, data_spec.source)})"
-    days = span(period.get("test_first"), period.get("test_last"))
+    days = span(period.test_first, period.test_last)
     return f"Data: {where}; test split {days}: every row is measured on the same days."
 
 
@@ -351,10 +352,11 @@ if not ids:
 try:
     store = get_store()
     ids = present(store, ids)
-    if any(store.status(rid).get("state") in ACTIVE for rid in ids):
+    statuses = [StatusView.of(store.status(rid)) for rid in ids]
+    if any(s.is_active for s in statuses):
         progress(ids)
         st.stop()
-    if not any(store.status(rid).get("state") == "done" for rid in ids):
+    if not any(s.is_done for s in statuses):
         st.warning("None of these runs finished: see the Runs page for their errors.")
         st.stop()
     show_results(ids, st.session_state.get(FOLDS_KEY))
