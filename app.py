@@ -17,6 +17,8 @@ import streamlit as st
 from core import jobs
 from core.cells import cell_name
 from core.errors import UserError
+from core.record_rows import QueueView
+from core.records import RunState
 from core.runs import budget_from_env
 from pages.lib.ui import act_as_current_user, current_user, login_enabled
 
@@ -50,10 +52,11 @@ def training_device() -> str:
     return names[0] if len(names) == 1 else f"{names[0]} (×{len(names)})"
 
 
-def _progress_text(job: dict) -> tuple[float, str]:
-    epoch, epochs = int(job.get("epoch") or 0), int(job.get("epochs") or 0)
-    label = f"{cell_name(job.get('cell', '?'))} · {job.get('ticker', '?')} · seed {job.get('seed', '?')}"
-    if job.get("state") == "queued":
+def _progress_text(job: QueueView) -> tuple[float, str]:
+    epoch, epochs = job.epoch or 0, job.epochs or 0
+    seed = "?" if job.seed is None else job.seed
+    label = f"{cell_name(job.cell or '?')} · {job.ticker or '?'} · seed {seed}"
+    if job.state is RunState.QUEUED:
         return 0.0, f"{label}: queued"
     frac = min(epoch / epochs, 1.0) if epochs else 0.0
     return frac, f"{label}: epoch {epoch}/{epochs or '?'}"
@@ -70,7 +73,7 @@ def job_queue() -> None:
     if not queue:
         st.caption("No jobs running or queued.")
         return
-    for job in queue:
+    for job in map(QueueView.of, queue):
         frac, text = _progress_text(job)
         st.progress(frac, text=text)
 

@@ -16,6 +16,7 @@ from core import jobs, plots_sweep, sweep, sweep_run
 from core.config import CELLS, RunSpec
 from core.data import fingerprint
 from core.errors import UserError
+from core.record_views import SummaryView
 from pages.lib.sources import data_source
 from pages.lib.ui import cell_name, get_store, show_error
 
@@ -96,12 +97,12 @@ def trials_table(store, report: dict) -> pd.DataFrame:
     """One row per trial: state, validation loss, its settings and its run's test metrics."""
     rows = []
     for t in report["trials"]:
-        summary = (store.summary(t["run_id"]) or {}) if t["run_id"] else {}
-        metrics = summary.get("metrics") or {}
+        summary = SummaryView.of(store.summary(t["run_id"]) if t["run_id"] else None)
+        m = summary.metrics
         row = {"cell": cell_name(t["cell"]), "trial": t["number"], "state": t["state"]}
         row |= {"value": t["value"], **t["params"]}
-        row |= {k: metrics.get(k) for k in ("rmse", "skill", "directional_accuracy")}
-        row |= {"train_seconds": summary.get("train_seconds"), "run_id": t["run_id"]}
+        row |= {"rmse": m.rmse, "skill": m.skill, "directional_accuracy": m.directional_accuracy}
+        row |= {"train_seconds": summary.train_seconds, "run_id": t["run_id"]}
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.rename(columns={"value": "validation loss"}) if len(frame) else frame
