@@ -25,7 +25,8 @@ from core.config import (
 )
 from core.errors import UserError
 from core.fmt import num as _fmt
-from core.records import ACTIVE
+from core.record_views import MetricsRowView, StatusView, SummaryView, TestMetrics
+from core.records import RunState
 from pages.lib.sources import data_source  # shared with Compare
 from pages.lib.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
 
@@ -142,10 +143,11 @@ def submit(spec: RunSpec, prices: pd.DataFrame) -> None:
     st.session_state[SCROLL_KEY] = True  # bring the live view into sight after the click
 
 
-def _eta(status: dict, rows: list[dict]) -> str:
+def _eta(status: StatusView, rows: list[dict]) -> str:
     """Time left from the steady-state epochs only: the first one includes compiling."""
-    epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
-    steady = [r["seconds"] for r in rows[1:] if isinstance(r.get("seconds"), (int, float))]
+    epoch, epochs = status.epoch or len(rows), status.epochs or 0
+    seconds = (MetricsRowView.of(r).seconds for r in rows[1:])
+    steady = [s for s in seconds if s is not None]
     if not epochs or epoch >= epochs:
         return ""
     if not steady:
@@ -154,15 +156,15 @@ def _eta(status: dict, rows: list[dict]) -> str:
     return f" · at most {left:.0f} s left (early stopping may end it sooner)"
 
 
-def progress_text(status: dict, rows: list[dict]) -> tuple[float, str]:
+def progress_text(status: StatusView, rows: list[dict]) -> tuple[float, str]:
     """The live bar: fraction done and what is happening (phase, epoch, batch, time left)."""
-    if status.get("state") == "queued":
+    if status.state is RunState.QUEUED:
         return 0.0, "Queued: waiting for a free worker…"
-    epoch, epochs = int(status.get("epoch") or len(rows)), int(status.get("epochs") or 0)
-    phase = status.get("phase") or "starting a worker"
-    batch, batches = status.get("batch"), status.get("batches")
-    inside = status.get("batch_epoch") == epoch + 1 and isinstance(batch, int) and batches
-    done = epoch + (batch / batches if inside else 0.0)  # type: ignore[operator]
+    epoch, epochs = status.epoch or len(rows), status.epochs or 0
+    phase = status.phase or "starting a worker"
+    batch, batches = status.batch, status.batches
+    inside = status.batch_epoch == epoch + 1 and batch is not None and bool(batches)
+    done = epoch + (batch / batches if inside and batch and batches else 0.0)
     frac = min(done / epochs, 1.0) if epochs else 0.0
     where = f"Epoch {epoch + 1 if inside else epoch}/{epochs or '?'}"
     if inside:
@@ -170,7 +172,7 @@ def progress_text(status: dict, rows: list[dict]) -> tuple[float, str]:
     return frac, f"{phase[:1].upper()}{phase[1:]} · {where}{_eta(status, rows)}"
 
 
-def _progress(run_id: str, status: dict, rows: list[dict]) -> None:
+def _progress(run_id: str, status: StatusView, rows: list[dict]) -> None:
     frac, text = progress_text(status, rows)
     st.progress(frac, text=text)
     if st.button("Cancel", key="train_cancel"):
@@ -202,23 +204,24 @@ def _curves(rows: list[dict], cell: str) -> None:
 def live_view(run_id: str, cell: str) -> None:
     """Polls the run store once a second; a full rerun once the run has finished."""
     store = get_store()
-    status = store.status(run_id)
-    if status.get("state") not in ACTIVE:
+    status = StatusView.of(store.status(run_id))
+    if not status.is_active:
         st.rerun()
     rows = store.metrics(run_id)
     _progress(run_id, status, rows)
     _curves(rows, cell)
 
 
-def _summary_metrics(summary: dict, pred: object = None) -> None:
-    m = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
-    m = evaluation.with_verdicts(m, pred) if m else m  # a run stored before the verdicts
-    skill, p = m.get("skill"), (m.get("dm_vs_naive") or {}).get("p_value")
-    words, color = evaluation.badge(skill, p)
-    base = m.get("direction_baseline")
+def _summary_metrics(summary: SummaryView, pred: object = None) -> None:
+    m = summary.metrics
+    if m.raw:  # a run stored before the verdicts gets them from its predictions
+        m = TestMetrics.of(evaluation.with_verdicts(m.raw, pred))
+    skill = m.skill
+    words, color = evaluation.badge(skill, m.dm_p_value)
+    base = m.direction_baseline
     cols = st.columns(5)
-    cols[0].metric("Test RMSE (price)", _fmt(m.get("rmse")))
-    cols[1].metric("Naive RMSE", _fmt(m.get("naive_rmse")))
+    cols[0].metric("Test RMSE (price)", _fmt(m.rmse))
+    cols[1].metric("Naive RMSE", _fmt(m.naive_rmse))
     cols[2].metric(
         "Skill vs naive",
         _fmt(skill, "{:+.3f}"),
@@ -228,35 +231,35 @@ def _summary_metrics(summary: dict, pred: object = None) -> None:
     )
     cols[3].metric(
         "Direction right",
-        _fmt(m.get("directional_accuracy"), "{:.1%}"),
+        _fmt(m.directional_accuracy, "{:.1%}"),
         delta=None if base is None else f"majority direction {base:.1%}",
         delta_color="gray",
         delta_arrow="off",
     )
-    cols[4].metric("Train time", _fmt(summary.get("train_seconds"), "{:.1f} s"))
-    if m.get("verdict_vs_naive"):
-        st.caption(f"Against tomorrow = today on the test split: {m['verdict_vs_naive']}.")
+    cols[4].metric("Train time", _fmt(summary.train_seconds, "{:.1f} s"))
+    if m.verdict_vs_naive:
+        st.caption(f"Against tomorrow = today on the test split: {m.verdict_vs_naive}.")
 
 
 def final_view(run_id: str, cell: str) -> None:
     store = get_store()
-    status = store.status(run_id)
-    state = status.get("state")
-    if state == "done":
+    status = StatusView.of(store.status(run_id))
+    state = status.state
+    if state is RunState.DONE:
         if st.session_state.get(CACHED_KEY):
             st.success("Served from the run store: trained before, so nothing was retrained.")
         else:
             st.success("Training finished.")
-        _summary_metrics(store.summary(run_id) or {}, store.predictions(run_id))
-    elif state == "diverged":
+        _summary_metrics(SummaryView.of(store.summary(run_id)), store.predictions(run_id))
+    elif state is RunState.DIVERGED:
         st.warning(
             "Training diverged (the loss became NaN or infinite): lower the learning "
             "rate or turn on gradient clipping."
         )
-    elif state == "cancelled":
+    elif state is RunState.CANCELLED:
         st.warning("This run was cancelled.")
     else:
-        st.error(f"Training failed: {status.get('error') or 'no reason recorded'}")
+        st.error(f"Training failed: {status.error or 'no reason recorded'}")
     _curves(store.metrics(run_id), cell)
     st.page_link(
         RESULTS_PAGE,
@@ -277,7 +280,7 @@ def current_run() -> None:
         cell = store.spec(run_id).model.cell
     except (ValueError, TypeError, KeyError):  # a damaged spec.json still shows its status
         cell = "lstm"
-    if store.status(run_id).get("state") in ACTIVE:
+    if StatusView.of(store.status(run_id)).is_active:
         live_view(run_id, cell)
     else:
         final_view(run_id, cell)
