@@ -322,7 +322,9 @@ def outcome(skill: float | None, p_value: float | None, alpha: float = ALPHA) ->
 
 def badge(skill: float | None, p_value: float | None, alpha: float = ALPHA) -> tuple[str, str]:
     """(words, colour) of a skill badge: significant win green, significant loss red, an
-    insignificant or exactly zero difference gray (no green for noise)."""
+    insignificant or exactly zero difference gray (no green for noise). The words are short:
+    st.metric cuts its delta at the column's edge with an ellipsis; the whole sentence is
+    verdict_vs_naive, shown beside the card."""
     kind = outcome(skill, p_value, alpha)
     if kind == "win":
         return "beats naive", "green"
@@ -332,7 +334,7 @@ def badge(skill: float | None, p_value: float | None, alpha: float = ALPHA) -> t
         return "equal to naive", "gray"
     if kind == "none":
         return "not tested", "gray"
-    return "not distinguishable from naive", "gray"
+    return "not significant", "gray"
 
 
 def dm_verdict(name1: str, e1: np.ndarray, name2: str, e2: np.ndarray, alpha: float = 0.05) -> str:

@@ -60,7 +60,7 @@ def test_p_values_either_side_of_alpha_read_differently():
     ("skill", "p", "words", "colour", "sentence"),
     [
         (0.02, 0.012, "beats naive", "green", "beats tomorrow = today (p = 0.012)"),
-        (0.0018, 0.58, "not distinguishable from naive", "gray", "not distinguishable"),
+        (0.0018, 0.58, "not significant", "gray", "not distinguishable"),
         (-0.03, 0.004, "worse than naive", "red", "worse than tomorrow = today (p = 0.004)"),
         (0.0, 1.0, "equal to naive", "gray", "not distinguishable from tomorrow = today (p = 1)"),
     ],

@@ -34,7 +34,7 @@ def _card(at: AppTest, label: str):
     ("skill", "p", "rmse", "words", "colour"),
     [
         (0.02, 0.012, 9.8, "beats naive", GREEN),
-        (0.0018, 0.58, 9.98, "not distinguishable from naive", GRAY),
+        (0.0018, 0.58, 9.98, "not significant", GRAY),
         (-0.03, 0.004, 10.3, "worse than naive", RED),
         (0.0, 1.0, 10.0, "equal to naive", GRAY),
     ],
@@ -52,6 +52,8 @@ def test_skill_and_error_cards_follow_the_verdict(store_root, skill, p, rmse, wo
     assert not at.exception
     skill_card = _card(at, "Skill vs naive")
     assert skill_card.delta == words and skill_card.proto.color == colour
+    # the badge is short (st.metric cuts a long delta); the whole verdict is in its help
+    assert skill_card.proto.help.endswith("This run: (from the summary).")
     rmse_card = _card(at, "RMSE")
     assert rmse_card.proto.color == colour  # a zero or insignificant delta is never green
     if rmse == 10.0:
