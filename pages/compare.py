@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -221,18 +221,24 @@ def present(store: Any, ids: list[str]) -> list[str]:
     return kept
 
 
-def load_runs(ids: list[str]) -> dict[str, list[dict]]:
+class CellRun(NamedTuple):
+    """One finished run of a cell, as the charts take it."""
+
+    run_id: str
+    rows: list[dict[str, Any]]  # metrics.jsonl, for plots.val_loss_band
+    gtt: GradientsView
+
+
+def load_runs(ids: list[str]) -> dict[str, list[CellRun]]:
     """Finished runs by cell (for the charts): metrics rows and gradients through time."""
     store = get_store()
-    per_cell: dict[str, list[dict]] = {}
+    per_cell: dict[str, list[CellRun]] = {}
     for rid in ids:
         if not StatusView.of(store.status(rid)).is_done:
             continue
         spec = store.spec(rid)
         gtt = GradientsView.of(store.gradients_through_time(rid))
-        per_cell.setdefault(spec.model.cell, []).append(
-            dict(id=rid, rows=store.metrics(rid), gtt=gtt)
-        )
+        per_cell.setdefault(spec.model.cell, []).append(CellRun(rid, store.metrics(rid), gtt))
     return dict(sorted(per_cell.items(), key=lambda kv: CELLS.index(kv[0])))
 
 
@@ -264,13 +270,13 @@ def metrics_table(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("–").astype(str)
 
 
-def _gtt_rows(runs: list[dict], which: str) -> list[list[float]]:
-    rows = [plots_compare.gtt_norms(r["gtt"].raw or None, which) for r in runs]
+def _gtt_rows(runs: list[CellRun], which: str) -> list[list[float]]:
+    rows = [plots_compare.gtt_norms(r.gtt.raw or None, which) for r in runs]
     return [r for r in rows if r]
 
 
-def gradient_band(per_cell: dict[str, list[dict]]) -> None:
-    has_kept = any(r["gtt"].kept_norms for rs in per_cell.values() for r in rs)
+def gradient_band(per_cell: dict[str, list[CellRun]]) -> None:
+    has_kept = any(r.gtt.kept_norms for rs in per_cell.values() for r in rs)
     options = ["weights kept (best epoch)", "last epoch"] if has_kept else ["last epoch"]
     which = st.radio("Gradients of", options, horizontal=True, key="compare_gtt_which")
     kind = "kept" if which.startswith("weights kept") else "last"
@@ -313,7 +319,7 @@ def show_results(ids: list[str], folds: list[dict] | None) -> None:
     store = get_store()
     per_cell = load_runs(ids)
     st.plotly_chart(
-        plots.val_loss_band({c: [r["rows"] for r in rs] for c, rs in per_cell.items()}),
+        plots.val_loss_band({c: [r.rows for r in rs] for c, rs in per_cell.items()}),
         key="compare_val_band",
     )
     errors = st.radio("Test on", compare.ERRORS, horizontal=True, key="compare_errors",
