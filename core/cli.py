@@ -15,7 +15,8 @@ import sys
 from typing import Any
 
 from core import cli_memory
-from core.config import RunSpec, bounds, check_run_id, run_id
+from core.cells import CELLS
+from core.config import FEATURES, OPTIMIZERS, TARGETS, RunSpec, check_run_id, flag, run_id
 from core.errors import UserError
 from core.fmt import plain as _fmt
 from core.jobs import check_env
@@ -42,25 +43,25 @@ def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on the last stdout line")
 
 
-_RANGED: tuple[tuple[str, type], ...] = (("lookback", int), ("layers", int), ("units", int))
-_RANGED += (("dropout", float), ("epochs", int), ("batch_size", int))
+# Each numeric setting's flag: range, default and type from core.config, like the forms'.
+_RANGED = {"--lookback": "lookback", "--layers": "layers", "--units": "units"}
+_RANGED |= {"--dropout": "dropout", "--epochs": "epochs", "--batch-size": "batch_size"}
+_RANGED |= {"--lr": "learning_rate", "--clipnorm": "clipnorm", "--patience": "patience"}
+_RANGED |= {"--seed": "seed"}
 
 
 def _spec_flags(p: argparse.ArgumentParser) -> None:
     _data_flags(p)
     add = p.add_argument
-    add("--features", default=None, help="comma list of close, ohlc, log_volume")
-    add("--target", default=None, help="return (default) or price")
-    for name, kind in _RANGED:  # range and default from core.config, like the forms'
-        lo, hi, default = bounds(name)
-        flag = "--" + name.replace("_", "-")
-        add(flag, type=kind, default=None, dest=name, help=f"{lo}-{hi}, default {default}")
-    add("--lr", type=float, default=None, dest="learning_rate")
-    add("--optimizer", default=None, help="adam, rmsprop or sgd")
-    add("--clipnorm", type=float, default=None)
-    for name in ("patience", "seed"):
-        lo, hi, default = bounds(name)
-        add("--" + name, type=int, default=None, help=f"{lo}-{hi}, default {default}")
+    add("--features", default=None, help=f"comma list of {', '.join(FEATURES)}")
+    add("--target", default=None, help=f"{' or '.join(TARGETS)}, default {RunSpec().data.target}")
+    add(
+        "--optimizer",
+        default=None,
+        help=f"{', '.join(OPTIMIZERS)}, default {RunSpec().train.optimizer}",
+    )
+    for name, setting in _RANGED.items():
+        add(name, **flag(setting))
     cli_memory.add_task_flags(p)
 
 
@@ -71,7 +72,9 @@ def build_parser() -> Parser:
     _data_flags(sub.add_parser("data", help="load prices and describe them"))
     train = sub.add_parser("train", help="train one run in the foreground (or reuse it)")
     _spec_flags(train)
-    train.add_argument("--cell", default=None, help="lstm, gru or rnn")
+    train.add_argument(
+        "--cell", default=None, help=f"{', '.join(CELLS)}, default {RunSpec().model.cell}"
+    )
     compare = sub.add_parser("compare", help="cells x seeds (x walk-forward folds), judged")
     _spec_flags(compare)
     from core.cli_compare import add_flags  # the command's logic lives in its own module

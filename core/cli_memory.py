@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.config import TASKS
+from core.config import TASKS, flag
 from core.errors import UserError
 
 
 def add_task_flags(p: argparse.ArgumentParser) -> None:
     add = p.add_argument
     add("--task", default=None, help=f"with --source task: {', '.join(TASKS)}")
-    add("--lag", type=int, default=None, help="steps back the answer sits (default 40)")
-    add("--n-train", type=int, default=None, dest="n_train", help="training samples (2000)")
-    add("--n-val", type=int, default=None, dest="n_val", help="validation samples (500)")
-    add("--n-test", type=int, default=None, dest="n_test", help="test samples (500)")
-    add("--task-seed", type=int, default=None, dest="task_seed", help="the data's seed (0)")
+    add("--lag", **flag("lag", "steps back the answer sits, below the lookback"))
+    add("--n-train", **flag("n_train", "training samples"))
+    add("--n-val", **flag("n_val", "validation samples"))
+    add("--n-test", **flag("n_test", "test samples"))
+    add("--task-seed", **flag("task_seed", "the data's seed"))
 
 
 def task_changes(args: argparse.Namespace, source: str) -> dict[str, Any]:

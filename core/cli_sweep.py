@@ -19,10 +19,18 @@ from core.runs import RunStore
 
 
 def add_parser(sub: Any, spec_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("sweep", help="search settings per cell with Optuna (trials are runs)")
+    trial = " ".join(f"--{k} {v}" for k, v in sweep.TRIAL_DEFAULTS.items())
+    p = sub.add_parser(
+        "sweep",
+        help="search settings per cell with Optuna (trials are runs)",
+        description=f"Each trial is a run; it trains with {trial} unless given.",
+    )
     spec_flags(p)
     p.add_argument("--cells", default="lstm,gru", help="comma list, e.g. lstm,gru,rnn")
-    p.add_argument("--trials", type=int, default=6, help="trials per cell (default 6)")
+    p.add_argument(
+        "--trials", type=int, default=sweep.DEFAULT_TRIALS,
+        help=f"trials per cell, 1-{sweep.MAX_TRIALS}, default {sweep.DEFAULT_TRIALS}",
+    )  # fmt: skip
     p.add_argument("--sampler", choices=sweep.SAMPLERS, default="tpe")
     p.add_argument("--pruner", choices=sweep.PRUNERS, default="median")
     p.add_argument(
@@ -37,6 +45,7 @@ def add_parser(sub: Any, spec_flags: Callable[[argparse.ArgumentParser], None]) 
         help="trials at once (default: GRADLAB_WORKERS, or the Ray cluster's GPUs/CPUs)",
     )
     p.add_argument("--name", default=None, help="resume a saved sweep (sweep-…) as it was defined")
+    p.set_defaults(**sweep.TRIAL_DEFAULTS)  # a trial's --epochs and --patience, as the page's
 
 
 def _definition(args: argparse.Namespace) -> tuple[sweep.SweepDef, Any]:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.cells import CELLS
 from core.errors import SpecError
@@ -40,43 +40,95 @@ def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise SpecError(f"{name} must be one of {allowed}, got {value!r}")
 
 
-# The one home of each numeric setting's inclusive range: validate() checks it and the forms
-# (Train, Compare, Sweeps) bound their widgets by it (bounds()); defaults are the fields'.
-RANGES: dict[str, tuple[float, float]] = {
-    "lookback": (2, 1000),
-    "val_frac": (0.05, 0.4),
-    "test_frac": (0.05, 0.4),
-    "lag": (1, 999),
-    "n_train": (100, 100_000),
-    "n_val": (16, 20_000),
-    "n_test": (16, 20_000),
-    "task_seed": (0, 2**31 - 1),
-    "layers": (1, 4),
-    "units": (1, 512),
-    "dropout": (0.0, 0.9),  # higher drops nearly every input: nothing left to learn from
-    "recurrent_dropout": (0.0, 0.9),
-    "batch_size": (1, 8192),
-    "epochs": (1, 1000),
-    "patience": (0, 1000),
-    "seed": (0, 2**31 - 1),
-    "probe_size": (1, 1024),
+class Setting(NamedTuple):
+    """A numeric setting's inclusive range and how a form widget steps and shows it."""
+
+    lo: float
+    hi: float
+    step: float | None = None  # a widget's step; None: Streamlit's (1, or 0.01 for a float)
+    fmt: str | None = None  # a widget's printf format; None: Streamlit's
+    off: float | None = None  # the widget value that means "off" (the spec's None), below lo
+
+    @property
+    def kind(self) -> type:
+        return float if isinstance(self.lo, float) or isinstance(self.hi, float) else int
+
+
+# The one home of each numeric setting's range: validate() checks it, the forms (Train,
+# Compare, Sweeps, the memory task) bound their widgets by it (widget()) and the CLI's flags
+# say it (describe()); defaults are the spec fields'. tests/test_settings.py holds them to it.
+RANGES: dict[str, Setting] = {
+    "lookback": Setting(2, 1000),
+    "val_frac": Setting(0.05, 0.4),
+    "test_frac": Setting(0.05, 0.4),
+    "lag": Setting(1, 999),  # below lookback, checked apart
+    "n_train": Setting(100, 100_000),
+    "n_val": Setting(16, 20_000),
+    "n_test": Setting(16, 20_000),
+    "task_seed": Setting(0, 2**31 - 1),
+    "layers": Setting(1, 4),
+    "units": Setting(1, 512),
+    # higher drops nearly every input: nothing left to learn from
+    "dropout": Setting(0.0, 0.9, step=0.05),
+    "recurrent_dropout": Setting(0.0, 0.9, step=0.05),
+    # up to 1000: a lab for exploding gradients must be able to make them explode
+    "learning_rate": Setting(1e-6, 1000.0, fmt="%g"),
+    "batch_size": Setting(1, 8192),
+    "epochs": Setting(1, 1000),
+    # a global norm of 1e-6 clips every step (tests/test_training.py); 0 in a form = off
+    "clipnorm": Setting(1e-6, 100.0, step=0.5, fmt="%g", off=0.0),
+    "patience": Setting(0, 1000),
+    "seed": Setting(0, 2**31 - 1),
+    "probe_size": Setting(1, 1024),
 }
 
 
 def bounds(name: str) -> tuple[Any, Any, Any]:
-    """(min, max, default) of a setting, for a form widget: RANGES and the spec's default."""
-    lo, hi = RANGES[name]
-    return lo, hi, _DEFAULTS[name]
+    """(min, max, default) of a setting: RANGES and the spec's default."""
+    r = RANGES[name]
+    return r.lo, r.hi, _DEFAULTS[name]
 
 
-def _in_range(name: str, value: Any, kind: type = int) -> None:
-    lo, hi = RANGES[name]
+def widget(name: str, value: Any = None, *, off: bool = True) -> dict[str, Any]:
+    """st.number_input / st.slider keywords for a setting: min, max, value (the spec's default
+    unless given), step and format from RANGES; off=False leaves out the "off" value."""
+    r = RANGES[name]
+    lo = r.off if off and r.off is not None else r.lo
+    if value is None:
+        value = _DEFAULTS[name] if _DEFAULTS[name] is not None else lo
+    kw = {"min_value": lo, "max_value": r.hi, "value": value, "step": r.step, "format": r.fmt}
+    kw = {k: v for k, v in kw.items() if v is not None}
+    return {k: r.kind(v) if k != "format" else v for k, v in kw.items()}
+
+
+def describe(name: str) -> str:
+    """A CLI flag's help: "1-4, default 1" or "1e-06 to 100, default off"."""
+    lo, hi, default = (_show(v) for v in bounds(name))
+    sep = "-" if RANGES[name].kind is int else " to "
+    return f"{lo}{sep}{hi}, default {default}"
+
+
+def flag(name: str, what: str = "") -> dict[str, Any]:
+    """argparse keywords for a setting's flag: its type, no default of its own (the spec's
+    applies) and describe() as help, after what when given."""
+    text = f"{what}: {describe(name)}" if what else describe(name)
+    return {"type": RANGES[name].kind, "default": None, "dest": name, "help": text}
+
+
+def _show(value: Any) -> str:
+    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _in_range(name: str, value: Any) -> None:
+    lo, hi, _, _, off = RANGES[name]
+    kind = RANGES[name].kind
+    what = f"between {lo} and {hi}{' (or off)' if off is not None else ''}"
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise SpecError(f"{name} must be a whole number between {lo} and {hi}, got {value!r}")
+        raise SpecError(f"{name} must be a whole number {what}, got {value!r}")
     if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise SpecError(f"{name} must be a number between {lo} and {hi}, got {value!r}")
+        raise SpecError(f"{name} must be a number {what}, got {value!r}")
     if not lo <= value <= hi:
-        raise SpecError(f"{name} must be between {lo} and {hi}, got {value!r}")
+        raise SpecError(f"{name} must be {what}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -126,8 +178,8 @@ class DataSpec:
             _one_of("feature", f, FEATURES)
         _one_of("target", self.target, TARGETS)
         _in_range("lookback", self.lookback)
-        _in_range("val_frac", self.val_frac, kind=float)
-        _in_range("test_frac", self.test_frac, kind=float)
+        _in_range("val_frac", self.val_frac)
+        _in_range("test_frac", self.test_frac)
         if self.horizon != 1:
             raise SpecError(f"horizon must be 1 (next day), got {self.horizon!r}")
 
@@ -180,8 +232,8 @@ class ModelSpec:
         _one_of("cell", self.cell, CELLS)
         _in_range("layers", self.layers)
         _in_range("units", self.units)
-        _in_range("dropout", self.dropout, kind=float)
-        _in_range("recurrent_dropout", self.recurrent_dropout, kind=float)
+        _in_range("dropout", self.dropout)
+        _in_range("recurrent_dropout", self.recurrent_dropout)
         if not isinstance(self.unit_forget_bias, bool):
             raise SpecError(
                 f"unit_forget_bias must be true or false, got {self.unit_forget_bias!r}"
@@ -203,19 +255,11 @@ class TrainSpec:
 
     def validate(self) -> None:
         _one_of("optimizer", self.optimizer, OPTIMIZERS)
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)):
-            raise SpecError(f"learning rate must be a number above 0, got {self.learning_rate!r}")
-        if not 0 < self.learning_rate <= 1e3:
-            raise SpecError(
-                f"learning rate must be above 0 (and at most 1000), got {self.learning_rate!r}"
-            )
+        _in_range("learning_rate", self.learning_rate)
         _in_range("batch_size", self.batch_size)
         _in_range("epochs", self.epochs)
-        if self.clipnorm is not None:
-            if isinstance(self.clipnorm, bool) or not isinstance(self.clipnorm, (int, float)):
-                raise SpecError(f"clipnorm must be off or a number above 0, got {self.clipnorm!r}")
-            if not self.clipnorm > 0:
-                raise SpecError(f"clipnorm must be off or above 0, got {self.clipnorm!r}")
+        if self.clipnorm is not None:  # None: no clipping
+            _in_range("clipnorm", self.clipnorm)
         _in_range("patience", self.patience)
         _in_range("seed", self.seed)
         if not isinstance(self.mixed_precision, bool):

@@ -21,23 +21,37 @@ from pathlib import Path
 from typing import Any
 
 from core import atomic
-from core.config import CELLS, RunSpec, canonical_json
+from core.config import CELLS, RANGES, RunSpec, canonical_json
 from core.errors import SpecError, UserError
 
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "none")
-# name -> (kind, log scale by default); the six settings the Sweeps page offers.
+# The six settings a sweep may search: log scale by default, and the range the Sweeps page
+# starts from; their bounds are the settings' own (core.config.RANGES). The CLI searches the
+# DEFAULT_SEARCH ones unless told otherwise, and the page ticks the same.
+SEARCHABLE: dict[str, tuple[bool, float, float]] = {
+    "learning_rate": (True, 1e-4, 1e-2),
+    "units": (True, 4, 64),
+    "layers": (False, 1, 2),
+    "lookback": (False, 10, 60),
+    "dropout": (False, 0.0, 0.3),
+    "clipnorm": (True, 0.5, 5.0),
+}
+DEFAULT_SEARCH = ("learning_rate", "units")
+# name -> (kind, log scale by default)
 PARAMS: dict[str, tuple[str, bool]] = {
-    "learning_rate": ("float", True),
-    "units": ("int", True),
-    "layers": ("int", False),
-    "lookback": ("int", False),
-    "dropout": ("float", False),
-    "clipnorm": ("float", True),
+    name: ("int" if RANGES[name].kind is int else "float", log)
+    for name, (log, _, _) in SEARCHABLE.items()
 }
 ALIASES = {"lr": "learning_rate"}
-DEFAULT_RANGES = ("learning_rate=1e-4:1e-2:log", "units=4:64:log")
+DEFAULT_RANGES = tuple(
+    f"{n}={SEARCHABLE[n][1]:g}:{SEARCHABLE[n][2]:g}{':log' if SEARCHABLE[n][0] else ''}"
+    for n in DEFAULT_SEARCH
+)
 MAX_TRIALS = 500
+DEFAULT_TRIALS = 6  # per cell, on the page and the command line
+# A trial is one of many: shorter than a single run's defaults (20 epochs, patience 5).
+TRIAL_DEFAULTS = {"epochs": 10, "patience": 3}
 GRID_POINTS = 3  # points per continuous range when the sampler is grid
 
 
@@ -145,7 +159,7 @@ class SweepDef:
     cells: tuple[str, ...]
     ranges: tuple[Range, ...]
     sampler: str = "tpe"
-    trials: int = 6  # per cell
+    trials: int = DEFAULT_TRIALS  # per cell
     pruner: str = "median"
 
     @property
@@ -174,7 +188,7 @@ def make_def(
     cells: list[str],
     ranges: list[Range],
     sampler: str = "tpe",
-    trials: int = 6,
+    trials: int = DEFAULT_TRIALS,
     pruner: str = "median",
 ) -> SweepDef:
     """A checked definition; raises SpecError with what to change. Writes nothing."""

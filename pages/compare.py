@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from core import compare, jobs, plots, plots_compare
-from core.config import CELLS, OPTIMIZERS, RunSpec, bounds
+from core.config import CELLS, OPTIMIZERS, RunSpec, widget
 from core.errors import UserError
 from core.fmt import mean_std as _mean_std
 from core.record_rows import GradientsView, ListingView, Period, RecordView
@@ -54,15 +54,15 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame, int] | No
         st.caption(f"{len(prices):,} trading days, {first:%Y-%m-%d} to {last:%Y-%m-%d}.")
     with st.form("compare_form"):
         c1, c2, c3 = st.columns(3)
-        lookback = c1.number_input("Lookback (days)", *bounds("lookback"), key="compare_lookback")
-        layers = c2.number_input("Layers", *bounds("layers"), key="compare_layers")
-        units = c2.number_input("Units per layer", *bounds("units"), key="compare_units")
-        dropout = c2.slider("Input dropout", *bounds("dropout"), 0.05, key="compare_dropout")
+        lookback = c1.number_input("Lookback (days)", **widget("lookback"), key="compare_lookback")
+        layers = c2.number_input("Layers", **widget("layers"), key="compare_layers")
+        units = c2.number_input("Units per layer", **widget("units"), key="compare_units")
+        dropout = c2.slider("Input dropout", **widget("dropout"), key="compare_dropout")
         optimizer = c3.selectbox("Optimizer", OPTIMIZERS, key="compare_optimizer")
-        lr = c3.number_input("Learning rate", 1e-6, 10.0, 1e-3, format="%.5f", key="compare_lr")
-        epochs = c3.number_input("Epochs", *bounds("epochs"), key="compare_epochs")
+        lr = c3.number_input("Learning rate", **widget("learning_rate"), key="compare_lr")
+        epochs = c3.number_input("Epochs", **widget("epochs"), key="compare_epochs")
         patience = c1.number_input(
-            "Patience (0 = off)", *bounds("patience"), key="compare_patience"
+            "Patience (0 = off)", **widget("patience"), key="compare_patience"
         )
         cells = st.multiselect(
             "Cells", CELLS, default=["lstm", "gru"], format_func=cell_name, key="compare_cells"

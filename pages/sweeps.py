@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs, plots_sweep, sweep, sweep_run
-from core.config import CELLS, RunSpec
+from core.config import CELLS, RunSpec, widget
 from core.data import fingerprint
 from core.errors import UserError
 from core.record_views import SummaryView
@@ -21,29 +21,31 @@ from pages.lib.sources import data_source
 from pages.lib.ui import cell_name, get_store, show_error
 
 COMPARE_IDS = "compare_run_ids"  # pages/compare.py shows the comparison of these run ids
-# label, parameter, widget bounds, default low, default high, step, on by default
-SEARCHABLE = [
-    ("Learning rate", "learning_rate", 1e-6, 1.0, 1e-4, 1e-2, None, True),
-    ("Units per layer", "units", 1, 512, 4, 64, 1, True),
-    ("Layers", "layers", 1, 4, 1, 2, 1, False),
-    ("Lookback (days)", "lookback", 2, 1000, 10, 60, 1, False),
-    ("Input dropout", "dropout", 0.0, 0.95, 0.0, 0.3, 0.05, False),
-    ("Clipnorm", "clipnorm", 1e-3, 100.0, 0.5, 5.0, None, False),
-]
+# The page's label of each searchable setting; ranges and defaults are core.sweep's.
+LABELS = {
+    "learning_rate": "Learning rate",
+    "units": "Units per layer",
+    "layers": "Layers",
+    "lookback": "Lookback (days)",
+    "dropout": "Input dropout",
+    "clipnorm": "Clipnorm",
+}
 METRICS = ("value", "rmse", "skill", "directional_accuracy", "train_seconds")
 
 
 def _range_inputs() -> list[tuple[str, float, float]]:
     """(parameter, min, max) for each setting ticked for search; checked after submit."""
     raw = []
-    for label, name, lo, hi, low, high, step, on in SEARCHABLE:
+    for name, (_, low, high) in sweep.SEARCHABLE.items():
+        label, on = LABELS[name], name in sweep.DEFAULT_SEARCH
         c0, c1, c2 = st.columns(3)
         if not c0.checkbox(f"Search {label.lower()}", value=on, key=f"sweeps_on_{name}"):
             continue
-        fmt = "%.6f" if step is None else None
-        a = c1.number_input(f"{label}: min", lo, hi, low, step, format=fmt, key=f"sweeps_lo_{name}")
+        a = c1.number_input(
+            f"{label}: min", **widget(name, low, off=False), key=f"sweeps_lo_{name}"
+        )
         b = c2.number_input(
-            f"{label}: max", lo, hi, high, step, format=fmt, key=f"sweeps_hi_{name}"
+            f"{label}: max", **widget(name, high, off=False), key=f"sweeps_hi_{name}"
         )
         raw.append((name, a, b))
     return raw
@@ -72,11 +74,20 @@ def start_form() -> None:
         raw = _range_inputs()
         c1, c2, c3, c4 = st.columns(4)
         trials = c1.number_input(
-            "Trials per cell (budget)", 1, sweep.MAX_TRIALS, 8, key="sweeps_trials"
+            "Trials per cell (budget)",
+            1,
+            sweep.MAX_TRIALS,
+            sweep.DEFAULT_TRIALS,
+            key="sweeps_trials",
         )
         sampler = c2.selectbox("Sampler", sweep.SAMPLERS, key="sweeps_sampler")
-        epochs = c3.number_input("Epochs per trial", 1, 1000, 10, key="sweeps_epochs")
-        patience = c4.number_input("Patience (0 = off)", 0, 1000, 3, key="sweeps_patience")
+        trial = sweep.TRIAL_DEFAULTS
+        epochs = c3.number_input(
+            "Epochs per trial", **widget("epochs", trial["epochs"]), key="sweeps_epochs"
+        )
+        patience = c4.number_input(
+            "Patience (0 = off)", **widget("patience", trial["patience"]), key="sweeps_patience"
+        )
         submitted = st.form_submit_button("Start sweep", type="primary", key="sweeps_start")
     if not submitted:
         return

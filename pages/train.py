@@ -21,7 +21,7 @@ from core.config import (
     ModelSpec,
     RunSpec,
     TrainSpec,
-    bounds,
+    widget,
 )
 from core.errors import UserError
 from core.fmt import num as _fmt
@@ -50,16 +50,16 @@ def settings_form() -> tuple[bool, dict, dict, dict]:
                     st.multiselect("Features", FEATURES, default=["close"], key="train_features")
                 ),
                 lookback=st.number_input(
-                    "Lookback (days)", *bounds("lookback"), key="train_lookback"
+                    "Lookback (days)", **widget("lookback"), key="train_lookback"
                 ),
             )
         with c2:
             st.markdown("**Model**")
             m = dict(
                 cell=st.selectbox("Cell", CELLS, format_func=cell_name, key="train_cell"),
-                layers=st.number_input("Layers", *bounds("layers"), key="train_layers"),
-                units=st.number_input("Units per layer", *bounds("units"), key="train_units"),
-                dropout=st.slider("Input dropout", *bounds("dropout"), 0.05, key="train_dropout"),
+                layers=st.number_input("Layers", **widget("layers"), key="train_layers"),
+                units=st.number_input("Units per layer", **widget("units"), key="train_units"),
+                dropout=st.slider("Input dropout", **widget("dropout"), key="train_dropout"),
                 unit_forget_bias=st.checkbox(
                     "Forget-gate bias 1 (LSTM)", value=True, key="train_forget_bias"
                 ),
@@ -78,8 +78,7 @@ def _gpu_fields() -> dict:
         return dict(
             recurrent_dropout=st.slider(
                 "Recurrent dropout (turns off cuDNN)",
-                *bounds("recurrent_dropout"),
-                0.05,
+                **widget("recurrent_dropout"),
                 key="train_rec_dropout",
             ),
             activation=st.selectbox(
@@ -91,23 +90,21 @@ def _gpu_fields() -> dict:
 def _train_fields() -> dict:
     t = dict(
         optimizer=st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer"),
-        learning_rate=st.number_input(
-            "Learning rate", 1e-6, 10.0, 1e-3, format="%.5f", key="train_lr"
-        ),
-        batch_size=st.number_input("Batch size", *bounds("batch_size"), key="train_batch"),
-        epochs=st.number_input("Epochs", *bounds("epochs"), key="train_epochs"),
+        learning_rate=st.number_input("Learning rate", **widget("learning_rate"), key="train_lr"),
+        batch_size=st.number_input("Batch size", **widget("batch_size"), key="train_batch"),
+        epochs=st.number_input("Epochs", **widget("epochs"), key="train_epochs"),
     )
     # One field, not a checkbox beside a number: inside the form a number could not be
     # greyed out while clipping is off, and it looked as if it acted.
     clipnorm = st.number_input(
-        "Gradient clipping: max norm (0 = off)", 0.0, 100.0, 0.0, 0.5, key="train_clipnorm",
+        "Gradient clipping: max norm (0 = off)", **widget("clipnorm"), key="train_clipnorm",
         help="Rescale the global gradient when its norm exceeds this; 1 is a common choice.",
     )  # fmt: skip
     t["clipnorm"] = float(clipnorm) if clipnorm > 0 else None
     t["patience"] = st.number_input(
-        "Early-stopping patience (0 = off)", *bounds("patience"), key="train_pat"
+        "Early-stopping patience (0 = off)", **widget("patience"), key="train_pat"
     )
-    t["seed"] = st.number_input("Seed", *bounds("seed"), key="train_seed")
+    t["seed"] = st.number_input("Seed", **widget("seed"), key="train_seed")
     t["mixed_precision"] = st.checkbox(
         "Mixed precision (GPU only)",
         key="train_mixed",

@@ -60,10 +60,10 @@ BAD = {  # name: (argv, what the one-line error must say)
     ),
     "layers 9": (["train", *TINY, "--layers", "9"], "layers must be between 1 and 4"),
     "batch 0": (["train", *TINY, "--batch-size", "0"], "batch_size must be between 1 and 8192"),
-    "lr 0": (["train", *TINY, "--lr", "0"], "learning rate must be above 0 (and at most 1000)"),
+    "lr 0": (["train", *TINY, "--lr", "0"], "learning_rate must be between 1e-06 and 1000.0"),
     "lr negative": (
         ["train", *TINY, "--lr", "-0.1"],
-        "learning rate must be above 0 (and at most 1000)",
+        "learning_rate must be between 1e-06 and 1000.0",
     ),
     "dropout 1.0": (
         ["train", *TINY, "--dropout", "1.0"],

@@ -164,12 +164,14 @@ def data_source(
 def _task_source(prefix: str) -> tuple[None, dict]:
     """A memory task: no prices (None); T is the form's lookback, which must exceed the lag
     (otherwise the spec's error says so). The 40-step experiment is the memory preset."""
-    from core.config import TASKS
+    from core.config import TASKS, bounds, widget
 
     c1, c2, c3 = st.columns(3)
     task = c1.selectbox("Task", TASKS, key=f"{prefix}_task")
-    lag = int(c2.number_input("Lag (steps back)", 1, 990, 20, key=f"{prefix}_task_lag"))
-    n_train = int(c3.number_input("Training samples", 100, 100_000, 2000, key=f"{prefix}_task_n"))
+    # The lag starts below the form's T (its lookback default), as the preset's T = lag + 10.
+    lag_kw = widget("lag", bounds("lookback")[2] - 10)
+    lag = int(c2.number_input("Lag (steps back)", **lag_kw, key=f"{prefix}_task_lag"))
+    n_train = int(c3.number_input("Training samples", **widget("n_train"), key=f"{prefix}_task_n"))
     st.caption(
         "marked-memory: recall the noise value marked `lag` steps back; adding: the sum of two "
         "marked values, the first at least `lag` steps back. Lookback below is T, the sequence "
