@@ -43,7 +43,7 @@ class RunFiles:
         return f"weights kept (best epoch {epoch})" if epoch is not None else "weights kept"
 
 
-def stamp(run_dir: Any) -> float:
+def newest_mtime(run_dir: Any) -> float:
     """Newest modification time in the run directory: the cache key of its contents."""
     try:
         with os.scandir(run_dir) as entries:
