@@ -17,6 +17,7 @@ import streamlit as st
 
 from core import evaluation, jobs, owners
 from core.errors import UserError
+from core.fmt import MISSING, num
 from core.periods import month, span
 from core.record_rows import ListingView, Period
 from core.records import RunState
@@ -79,7 +80,8 @@ def table(rows: list[ListingView]) -> pd.DataFrame:
             "rmse": [r.rmse for r in rows],
             "skill": [r.skill for r in rows],
             "vs_naive": [vs_naive(r.skill, r.skill_p) for r in rows],
-            "memory_horizon": [r.memory_horizon for r in rows],
+            # steps; a run trained before the horizon was recorded has none: MISSING, as vs naive
+            "memory_horizon": [num(r.memory_horizon, "{:.0f}") for r in rows],
             "created": [_created(r.created) for r in rows],
             "size_mb": [(r.size_bytes or 0) / 2**20 for r in rows],
             "run_id": [r.run_id for r in rows],
@@ -98,10 +100,10 @@ def table_key(ids: list[str]) -> str:
 def vs_naive(skill: object, p_value: object) -> str:
     """The verdict word of core.evaluation.badge: 'beats' only for a significant win."""
     if not isinstance(skill, (int, float)) or pd.isna(skill):
-        return "—"
+        return MISSING
     p = float(p_value) if isinstance(p_value, (int, float)) and not pd.isna(p_value) else None
     words, _ = evaluation.badge(float(skill), p)
-    return "—" if words == "not tested" else words
+    return MISSING if words == "not tested" else words
 
 
 def selected_ids(df: pd.DataFrame) -> list[str]:

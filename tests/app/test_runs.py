@@ -1,10 +1,12 @@
 """Runs page: empty state, the table of every run, delete, cancel refusal, clear failed."""
 
+import json
 import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.fmt import MISSING
 from core.runs import RunStore
 from tests.fakes import make_run
 
@@ -49,6 +51,19 @@ def test_lists_every_run_with_state_and_metrics(store_root):
     assert df.loc[done, "test RMSE (price)"] > 0 and df.loc[done, "size MB"] > 0
     assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}", df.loc[done, "created"])
     assert "2 runs using" in at.caption[0].value
+
+
+def test_a_run_without_a_memory_horizon_shows_the_empty_marker(store_root):
+    # Runs trained before the horizon was recorded have none in summary.json: the cell reads
+    # as the app's empty marker, like "vs naive" of a run without a skill, never None or blank.
+    old = make_run(store_root, cell="lstm", seed=0)
+    new = make_run(store_root, cell="gru", seed=0)
+    path = RunStore(store_root).run_dir(new) / "summary.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"memory_horizon": 12}))
+    failed = make_run(store_root, cell="rnn", seed=0, state="failed")
+    df = open_runs().dataframe[0].value.set_index("id")
+    assert df.loc[old, "memory horizon"] == MISSING and df.loc[new, "memory horizon"] == "12"
+    assert df.loc[failed, "memory horizon"] == MISSING == df.loc[failed, "vs naive"]
 
 
 def test_delete_selected_run(store_root):
