@@ -21,10 +21,11 @@ import os
 from dataclasses import dataclass
 from typing import overload
 
+from core.cells import GATES as CELL_GATES
 from core.config import RunSpec
 from core.errors import UserError
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+GATES = {cell: len(blocks) for cell, blocks in CELL_GATES.items()}  # 4, 3, 1
 BYTES_PER_GATE_STEP = 56  # per window, time step, layer, unit and gate (fitted, see above)
 RUNTIME_MB = 800  # a worker with TensorFlow and Keras loaded, before the model
 STEP_OVERHEAD_S = 100e-6  # per batch and time step: kernel launches, the loop's bookkeeping

@@ -27,6 +27,7 @@ from core import owners
 from core.atomic import TMP_PREFIX, temp_name
 from core.config import RunSpec
 from core.errors import UserError
+from core.models import param_count
 from core.procs import orphaned
 from core.records import ACTIVE
 
@@ -61,13 +62,8 @@ def budget_from_env() -> int:
 def estimated_run_bytes(spec: RunSpec) -> int:
     """Disk one finished run of spec takes, roughly: the model with its optimizer state
     (weights, Adam's two moments: 12 bytes a parameter) plus ~0.5 MB of metrics and tables."""
-    m, inputs = spec.model, 4 * len(spec.data.features)  # ohlc is four columns: the most
-    gates = {"lstm": 4, "gru": 3, "rnn": 1}.get(m.cell, 4)
-    params, width = 0, inputs
-    for _ in range(m.layers):
-        params += gates * (m.units * (width + m.units) + 2 * m.units)
-        width = m.units
-    return 12 * (params + m.units + 1) + 512 * 1024
+    inputs = 4 * len(spec.data.features)  # ohlc is four columns: the most
+    return 12 * param_count(spec.model, inputs) + 512 * 1024
 
 
 def check_fits(spec: RunSpec) -> None:
