@@ -8,6 +8,7 @@ from typing import Any
 
 from core.cells import CELL_NAMES
 from core.cli import _emit, _fmt, _prepared, _stderr, train_one
+from core.config import DEFAULT_FOLDS, DEFAULT_SEEDS, FOLDS, SEEDS
 from core.errors import UserError
 from core.runs import RunStore
 
@@ -18,12 +19,14 @@ SHOWN += ("direction_baseline", "train_seconds")
 
 def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cells", default="lstm,gru", help="comma list, e.g. lstm,gru,rnn")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (from --seed)")
+    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                   help=f"seeds per cell (from --seed), {SEEDS.lo}-{SEEDS.hi}, default {DEFAULT_SEEDS}")  # fmt: skip
     p.add_argument("--preset", default=None, help="memory: SimpleRNN/LSTM/GRU, 40-step task")
     p.add_argument("--errors", choices=ERRORS, default="return",
                    help="DM on log-return errors (default, scale-free) or price errors")  # fmt: skip
-    p.add_argument("--folds", type=int, default=1,
-                   help="walk-forward: K consecutive test periods at the end (default 1: off)")  # fmt: skip
+    p.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
+                   help=f"walk-forward: K consecutive test periods at the end, 2-{FOLDS.hi} "
+                   f"(default {DEFAULT_FOLDS}: off)")  # fmt: skip
     p.add_argument("--fold-days", type=int, default=None, dest="fold_days",
                    help="test days per fold (default: an ordinary run's test split)")  # fmt: skip
 
@@ -34,8 +37,8 @@ def _cells(args: argparse.Namespace) -> list[str]:
         raise UserError(
             f"--cells needs two or more different cells, e.g. lstm,gru; got {args.cells!r}"
         )
-    if not 1 <= args.seeds <= 50:
-        raise UserError(f"--seeds must be between 1 and 50, got {args.seeds}")
+    if not SEEDS.lo <= args.seeds <= SEEDS.hi:
+        raise UserError(f"--seeds must be between {SEEDS.lo} and {SEEDS.hi}, got {args.seeds}")
     if args.folds != 1 and args.folds < 2:
         raise UserError(f"--folds must be 2 or more for walk-forward (1 = off), got {args.folds}")
     if args.fold_days is not None and args.folds < 2:

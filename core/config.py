@@ -83,6 +83,12 @@ RANGES: dict[str, Setting] = {
 }
 
 
+# A comparison's own numbers (cells x seeds x walk-forward folds), not a run's: the Compare
+# form, `compare --seeds/--folds` and their checks read them here.
+SEEDS, DEFAULT_SEEDS = Setting(1, 50), 3  # per cell
+FOLDS, DEFAULT_FOLDS = Setting(1, 10), 1  # 1 = the one ordinary test split, off
+
+
 def bounds(name: str) -> tuple[Any, Any, Any]:
     """(min, max, default) of a setting: RANGES and the spec's default."""
     r = RANGES[name]

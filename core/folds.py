@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.config import RunSpec
+from core.config import FOLDS, RunSpec
 from core.dataset import MIN_WINDOWS, split_bounds
 from core.errors import DataError, UserError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MAX_FOLDS = 10
+MAX_FOLDS = int(FOLDS.hi)
 MAX_TEST_FRAC = 0.4  # DataSpec.test_frac's upper bound
 MIN_TEST_FRAC = 0.05  # and its lower one
 

@@ -18,7 +18,16 @@ import pandas as pd
 import streamlit as st
 
 from core import compare, jobs, plots, plots_compare
-from core.config import CELLS, OPTIMIZERS, RunSpec, widget
+from core.config import (
+    CELLS,
+    DEFAULT_FOLDS,
+    DEFAULT_SEEDS,
+    FOLDS,
+    OPTIMIZERS,
+    SEEDS,
+    RunSpec,
+    widget,
+)
 from core.errors import UserError
 from core.fmt import mean_std as _mean_std
 from core.record_rows import GradientsView, ListingView, Period, RecordView
@@ -67,9 +76,10 @@ def _base_spec() -> tuple[bool, RunSpec, list[str], int, pd.DataFrame, int] | No
         cells = st.multiselect(
             "Cells", CELLS, default=["lstm", "gru"], format_func=cell_name, key="compare_cells"
         )
-        seeds = st.slider("Seeds per cell", 1, 10, 3, key="compare_seeds")
+        seeds = st.slider("Seeds per cell", SEEDS.lo, SEEDS.hi, DEFAULT_SEEDS, key="compare_seeds")
         folds = st.number_input(
-            "Walk-forward folds (1 = one test period)", 1, 10, 1, key="compare_folds_k",
+            "Walk-forward folds (1 = one test period)", FOLDS.lo, FOLDS.hi, DEFAULT_FOLDS,
+            key="compare_folds_k",
             help="K consecutive test periods at the end of the data, each as long as an "
             "ordinary test split; every fold trains and validates only on the days before "
             "its test period. The verdict pools all folds' out-of-sample errors.",

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs, plots_sweep, sweep, sweep_run
-from core.config import CELLS, RunSpec, widget
+from core.config import CELLS, DEFAULT_SEEDS, SEEDS, RunSpec, widget
 from core.data import fingerprint
 from core.errors import UserError
 from core.record_views import SummaryView
@@ -181,7 +181,8 @@ def reading(name: str) -> None:
         "A sweep's winner is a hypothesis until seeds confirm it: Compare re-runs the best "
         "settings of each cell over several seeds and tests the difference."
     )
-    seeds = st.slider("Seeds per cell", 2, 10, 3, key="sweeps_seeds")
+    # at least 2: one seed again would confirm nothing
+    seeds = st.slider("Seeds per cell", 2, SEEDS.hi, DEFAULT_SEEDS, key="sweeps_seeds")
     if st.button("Open the best per cell in Compare", key="sweeps_to_compare"):
         open_best_in_compare(sweep_run.report(store, d), d, seeds)
 

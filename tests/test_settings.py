@@ -11,8 +11,20 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import cli, sweep
-from core.config import RANGES, TASK_FIELDS, RunSpec, bounds, describe
-from core.errors import SpecError
+from core.cli_compare import _cells
+from core.config import (
+    DEFAULT_FOLDS,
+    DEFAULT_SEEDS,
+    FOLDS,
+    RANGES,
+    SEEDS,
+    TASK_FIELDS,
+    RunSpec,
+    bounds,
+    describe,
+)
+from core.errors import SpecError, UserError
+from core.folds import MAX_FOLDS
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 NOT_ON_CLI = {"val_frac", "test_frac", "recurrent_dropout", "probe_size"}  # spec.json only
@@ -76,6 +88,17 @@ def test_every_setting_is_on_the_cli_or_named_as_not():
     dests = {a.dest for a in cli.build_parser()._subparsers._group_actions[0].choices[
         "train"]._actions}  # fmt: skip
     assert set(RANGES) - NOT_ON_CLI <= dests and not NOT_ON_CLI & dests
+
+
+def test_compare_seeds_and_folds_flags_follow_the_table():
+    args = cli.build_parser().parse_args(["compare"])
+    assert (args.seeds, args.folds) == (DEFAULT_SEEDS, DEFAULT_FOLDS)
+    assert FOLDS.hi == MAX_FOLDS
+    for seeds in (SEEDS.lo, SEEDS.hi):
+        assert _cells(cli.build_parser().parse_args(["compare", "--seeds", str(seeds)]))
+    for seeds in (SEEDS.lo - 1, SEEDS.hi + 1):
+        with pytest.raises(UserError, match=f"between {SEEDS.lo} and {SEEDS.hi}"):
+            _cells(cli.build_parser().parse_args(["compare", "--seeds", str(seeds)]))
 
 
 def _src(source: list[str]) -> str:
@@ -146,6 +169,9 @@ def test_every_form_widget_is_bounded_and_started_by_the_table(store_root):
     found = _widgets(at)
     for key, name in COMPARE.items():
         _check(found[key], name, STARTS.get(key))
+    seeds, folds = found["compare_seeds"], found["compare_folds_k"]
+    assert (seeds.min, seeds.max, seeds.value) == (SEEDS.lo, SEEDS.hi, DEFAULT_SEEDS)
+    assert (folds.min, folds.max, folds.value) == (FOLDS.lo, FOLDS.hi, DEFAULT_FOLDS)
     for name in sweep.SEARCHABLE:  # ticked before the form is drawn (a form commits on submit)
         at.session_state[f"sweeps_on_{name}"] = True
     found = _widgets(at.switch_page("pages/sweeps.py").run())
