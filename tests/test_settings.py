@@ -101,6 +101,14 @@ def test_compare_seeds_and_folds_flags_follow_the_table():
             _cells(cli.build_parser().parse_args(["compare", "--seeds", str(seeds)]))
 
 
+def test_a_sweep_trial_trains_the_same_by_cli_and_page():
+    # The page's "Epochs per trial", "Patience" and "Trials" start at these (checked below).
+    args = cli.build_parser().parse_args(["sweep"])
+    assert (args.epochs, args.patience) == tuple(sweep.TRIAL_DEFAULTS.values())
+    assert args.trials == sweep.DEFAULT_TRIALS
+    assert [sweep.parse_range(r).name for r in sweep.DEFAULT_RANGES] == list(sweep.DEFAULT_SEARCH)
+
+
 def _src(source: list[str]) -> str:
     return source[1] if source else "sample"
 
