@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per cell: i f c o | z r h | h
+from core.budget import GATES  # weight blocks per cell (4, 3, 1), from core.cells
+
 TRAIN_OVER_FORWARD = 3.0  # backward costs about two forwards (grads of inputs and weights)
 
 
