@@ -16,7 +16,7 @@ from typing import Any
 
 from core import cli_memory
 from core.cells import CELLS
-from core.config import FEATURES, OPTIMIZERS, TARGETS, RunSpec, check_run_id, flag, run_id
+from core.config import FEATURES, OPTIMIZERS, SOURCES, TARGETS, RunSpec, check_run_id, flag, run_id
 from core.errors import UserError
 from core.fmt import plain as _fmt
 from core.jobs import check_env
@@ -36,7 +36,8 @@ class Parser(argparse.ArgumentParser):
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ticker", default=None, help="ticker symbol, e.g. ^GSPC (default)")
-    p.add_argument("--source", choices=("sample", "yahoo", "task"), default="sample")
+    # a CSV is --csv PATH (its source follows); the others by name
+    p.add_argument("--source", choices=[s for s in SOURCES if s != "csv"], default="sample")
     p.add_argument("--csv", default=None, help="path to a CSV with a date and a close column")
     p.add_argument("--start", default=None, help="first date, e.g. 2010-01-04")
     p.add_argument("--end", default=None, help="last date, e.g. 2015-12-31")
