@@ -6,7 +6,9 @@ windows, short lookback, few epochs, early stopping) finishes sooner without it.
 break-even is measured (docs/BENCHMARKS.md, "Compile only where it pays"); the rule below
 is that measurement: XLA when the expected step-work of all epochs exceeds
 XLA_BREAK_EVEN_WORK, else Keras' graph mode with the same steps_per_execution.
-GRADLAB_XLA=on|off overrides the choice (benchmarks, experiments).
+A warm worker's prewarmed architectures (core/warm_models.py) always get XLA: their compile
+is paid before the first click. GRADLAB_XLA=on|off overrides the choice (benchmarks,
+experiments).
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ def step_work(spec: RunSpec, n_train: int) -> float:
     return float(batches * spec.data.lookback * m.layers * (m.units + 1) * expected_epochs(spec))
 
 
-def choose(spec: RunSpec, n_train: int, base: dict[str, Any]) -> dict[str, Any]:
+def choose(spec: RunSpec, n_train: int, base: dict[str, Any], warm: bool = False) -> dict[str, Any]:
     """The compile options for this run, from the backend's fastest steady-state options
-    (base) and the expected work: {"options", "xla", "why", "work"}."""
+    (base) and the expected work: {"options", "xla", "why", "work"}.
+
+    warm: a warm worker runs it and compiles its architecture before any click
+    (core/warm_models.py): the compile is paid before the click, so XLA costs nothing."""
     work = step_work(spec, n_train)
     forced = os.environ.get("GRADLAB_XLA", "").strip().lower()
     if forced not in ("", "on", "off"):
@@ -50,6 +55,9 @@ def choose(spec: RunSpec, n_train: int, base: dict[str, Any]) -> dict[str, Any]:
     if forced:
         use = forced == "on"
         why = f"GRADLAB_XLA={forced}"
+    elif warm:
+        use = True
+        why = "a warm worker compiles this architecture before the first click"
     else:
         use = work >= XLA_BREAK_EVEN_WORK
         side = "above" if use else "below"

@@ -24,6 +24,7 @@ import numpy as np
 
 from core import (
     compile_choice,
+    warm_models,
     wavefront,  # noqa: F401  (registers WavefrontCells before any model loads)
 )
 from core import gates as _gates
@@ -34,6 +35,7 @@ from core.errors import DataError, UserError
 from core.gradstats import finite as _finite
 from core.gradstats import weight_owners
 from core.models import GATES, build_model, use_wavefront
+from core.warm_models import ModelCache
 
 if keras.backend.backend() == "jax":
     from core import backend_jax as _backend
@@ -212,8 +214,13 @@ def _check_data(ds: Any) -> None:
             )
 
 
-def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
-    """Train one seeded model on ds.train, validate on ds.val; same spec+seed = same rows."""
+def fit(
+    spec: RunSpec, ds: Any, sink: Sink | None = None, models: ModelCache | None = None
+) -> TrainResult:
+    """Train one seeded model on ds.train, validate on ds.val; same spec+seed = same rows.
+
+    models: a warm worker's compiled models (core/warm_models.py); a run of an architecture
+    it holds reuses that model's traced steps, reset to this run's start."""
     spec.validate()
     _check_data(ds)
     t = spec.train
@@ -224,9 +231,9 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     wave = use_wavefront(spec.model, gpu=bool(device.get("gpu")))
     clock = _Clock(sink)
     clock.phase("build", "building the model")
-    model = build_model(spec.model, lookback, n_features, t.seed, wavefront=wave)
-    chosen = compile_choice.choose(spec, len(ds.train.x), compile_options(device))
-    model.compile(optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm, **chosen["options"])
+    warm = models is not None and warm_models.is_prewarmed(spec)
+    chosen = compile_choice.choose(spec, len(ds.train.x), compile_options(device), warm=warm)
+    model = _compiled_model(spec, (lookback, n_features), wave, chosen, models)
     clock.phase("probe", "probing gradients before training")
     # The probe is the first validation windows: fixed across epochs, seeds and cells of
     # one dataset, never used for a weight update, and it leaves the test split untouched.
@@ -261,7 +268,8 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
     # bit for bit what it showed (XLA may round the last bit differently).
     if BACKEND == "tensorflow":  # under JAX, a loaded model predicts through XLA too
         model.jit_compile = False
-        model.predict_function = None
+        # traced plain by an earlier run of this model in a warm worker, or None: trace anew
+        model.predict_function = getattr(model, "_gradlab_plain_predict", None)
     epochs_run = len(recorder.history)
     return TrainResult(
         model=model,
@@ -282,6 +290,41 @@ def fit(spec: RunSpec, ds: Any, sink: Sink | None = None) -> TrainResult:
         steady_samples_per_second=_steady(recorder.history, len(ds.train.x)),
         compile=chosen,
     )
+
+
+def _compiled_model(
+    spec: RunSpec, shape: tuple[int, int], wave: bool, chosen: dict, models: ModelCache | None
+) -> keras.Model:
+    """A compiled model at this run's start: new, or models' one of the same architecture
+    reset to it (its steps already traced). chosen["reused"] says which."""
+    t = spec.train
+    fresh = build_model(spec.model, *shape, t.seed, wavefront=wave)
+    if models is None:
+        model, chosen["reused"] = fresh, False
+    else:
+        key = warm_models.arch_key(spec, *shape, chosen["options"], wave)
+        model, chosen["reused"] = models.take(key, fresh, _reset_to(t))
+    if not chosen["reused"]:
+        model.compile(optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm, **chosen["options"])
+    elif chosen["options"].get("jit_compile"):
+        force_xla(model)  # evaluation turned it off to predict on the plain path
+    return model
+
+
+def _reset_to(t: TrainSpec) -> Any:
+    def reset(model: keras.Model, fresh: keras.Model) -> None:
+        """model's variables (weights, dropout seed states) and optimizer state as fresh's
+        would be at the start of training, without tracing anything anew."""
+        for mine, new in zip(model.variables, fresh.variables, strict=True):
+            mine.assign(new)
+        start = _optimizer(t)
+        start.build(fresh.trainable_variables)
+        for mine, new in zip(model.optimizer.variables, start.variables, strict=True):
+            mine.assign(new)
+        model.read_grad_stats()  # zero the accumulators
+        model.stop_training = False
+
+    return reset
 
 
 def _steady(history: list[dict], n_train: int) -> float | None:
@@ -358,6 +401,8 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.float64)
     data = _backend.predict_input(np.asarray(x, dtype=np.float32), batch_size=1024)
     out = model.predict(**data, verbose=0)
+    if not getattr(model, "jit_compile", False):  # a warm worker's next run predicts with it
+        object.__setattr__(model, "_gradlab_plain_predict", model.predict_function)
     return np.asarray(out, dtype=np.float64).reshape(-1)
 
 

@@ -103,11 +103,17 @@ def wait_for_slot(store: RunStore, run_id: str) -> filelock.BaseFileLock | None:
 
 
 def execute(
-    store: RunStore, run_id: str, log: Log | None = None, *, slot_held: bool = False
+    store: RunStore,
+    run_id: str,
+    log: Log | None = None,
+    *,
+    slot_held: bool = False,
+    models: Any = None,
 ) -> dict[str, Any]:
     """Train the queued run run_id; returns its summary (or its final status if it did not finish).
 
-    slot_held: the caller (a warm worker) already holds a slot and has claimed the run."""
+    slot_held: the caller (a warm worker) already holds a slot and has claimed the run.
+    models: the warm worker's compiled models (core/warm_models.ModelCache), or None."""
     log = log or (lambda _msg: None)
     store.clean_tmp()
     slot = None
@@ -123,7 +129,7 @@ def execute(
             return dict(store.status(run_id))
     try:
         with worker_limits.Watchdog(store, run_id):
-            result = _train(store, run_id, log)
+            result = _train(store, run_id, log, models)
     except UserError as exc:
         result = _fail(store, run_id, str(exc))
     except Exception as exc:  # our bug (or a full disk): record it instead of dying silently
@@ -147,7 +153,7 @@ def _fail(store: RunStore, run_id: str, message: str) -> dict[str, Any]:
     return store.write_status(run_id, state="failed", finished=now_iso(), error=message)
 
 
-def _train(store: RunStore, run_id: str, log: Log) -> dict[str, Any]:
+def _train(store: RunStore, run_id: str, log: Log, models: Any = None) -> dict[str, Any]:
     spec = store.spec(run_id)
     fp = store.read_json(run_id, "spec.json")["data_fingerprint"]
     began, me = time.time(), process_identity()
@@ -165,7 +171,7 @@ def _train(store: RunStore, run_id: str, log: Log) -> dict[str, Any]:
         device = training.setup_device(spec.train.mixed_precision)
     store.write_status(run_id, device=device["name"])
     log(f"run {run_id}: {spec.model.cell} on {device['name']}, {spec.train.epochs} epochs")
-    result = training.fit(spec, ds, sink)
+    result = training.fit(spec, ds, sink, models)
     if result.state == "diverged":
         return store.write_status(
             run_id, state="diverged", finished=now_iso(), epoch=result.epochs_run, error=DIVERGED

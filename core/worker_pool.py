@@ -22,7 +22,7 @@ from typing import Any
 import filelock
 import psutil
 
-from core import worker
+from core import warm_models, worker
 from core.budget import env_count
 from core.errors import UserError
 from core.procs import process_alive, process_identity
@@ -44,6 +44,12 @@ def max_mb() -> int:
 def idle_s() -> int:
     """Seconds a warm worker waits for work before it leaves (GRADLAB_WORKER_IDLE_S)."""
     return env_count("GRADLAB_WORKER_IDLE_S", 900)
+
+
+def prewarm_on() -> bool:
+    """Whether a warm worker compiles the default architectures before the first run
+    (GRADLAB_PREWARM=0 turns it off: tests, or a box that serves other models only)."""
+    return os.environ.get("GRADLAB_PREWARM", "1").strip() != "0"
 
 
 def _dir(store: RunStore, name: str) -> Path:
@@ -156,16 +162,38 @@ def serve(store: RunStore, log: worker.Log | None = None) -> str:
         training.setup_device(False)
         me["ready_ts"] = time.time()
         _register(store, me)
-        return _loop(store, me, log)
+        models = warm_models.ModelCache()
+        prewarm = warm_models.Prewarmer(models, log)
+        if not prewarm_on():
+            prewarm.todo.clear()
+        return _loop(store, me, log, prewarm)
     finally:
         _unregister(store, me["pid"])
 
 
-def _loop(store: RunStore, me: dict[str, Any], log: worker.Log) -> str:
+def _prewarm_step(store: RunStore, prewarm: warm_models.Prewarmer) -> bool:
+    """Idle: compile the next default architecture, holding a slot like any training."""
+    slot = worker.try_slot(store)
+    if slot is None:  # a foreground CLI run trains: not now
+        return False
+    try:
+        return prewarm.step()
+    finally:
+        slot.release()
+
+
+def _loop(
+    store: RunStore, me: dict[str, Any], log: worker.Log, prewarm: warm_models.Prewarmer
+) -> str:
     idle_since = time.time()
     while True:
         queue = pending(store)
         if not queue:
+            if prewarm.todo and _prewarm_step(store, prewarm):
+                me["prewarmed"] = prewarm.spent
+                _register(store, me)
+                idle_since = time.time()
+                continue
             if time.time() - idle_since > idle_s():
                 return "idle"
             time.sleep(POLL_S)
@@ -179,7 +207,7 @@ def _loop(store: RunStore, me: dict[str, Any], log: worker.Log) -> str:
             if rid is not None:
                 me["serving"] = rid
                 _register(store, me)
-                worker.execute(store, rid, log, slot_held=True)
+                worker.execute(store, rid, log, slot_held=True, models=prewarm.cache)
         finally:
             slot.release()
         if rid is None:

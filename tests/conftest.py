@@ -12,6 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and deterministic
 os.environ.setdefault("GRADLAB_WARM_WORKERS", "0")  # no idle TensorFlow worker per AppTest
 os.environ.setdefault("GRADLAB_WORKER_IDLE_S", "30")  # a test's workers leave soon after it
+os.environ.setdefault("GRADLAB_PREWARM", "0")  # no default-architecture compiles behind a test
 
 import pytest  # noqa: E402
 

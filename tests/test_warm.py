@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from core import data, jobs, worker_pool
+from core import data, dataset, jobs, training, worker_pool
 from core.config import RunSpec
 from core.procs import process_alive
 from core.runs import INTERRUPTED, RunStore
@@ -60,6 +60,14 @@ def test_two_runs_in_one_worker(store, prices):
     assert (first["worker_runs"], second["worker_runs"]) == (0, 1)  # TensorFlow loaded once
     assert [w["pid"] for w in worker_pool.live_workers(store)] == [first["pid"]]  # still warm
     assert [r["epoch"] for r in store.metrics(b)] == [1, 2]
+    # The second run reused the first one's compiled model (core/warm_models.py), reset to
+    # its own start: its rows are those of a new model trained in this process.
+    assert (store.summary(a)["compile"]["reused"], store.summary(b)["compile"]["reused"]) == (
+        False,
+        True,
+    )
+    fresh = training.fit(_spec(2, seed=2), dataset.make_dataset(prices, _spec(2, 2).data))
+    assert [r["loss"] for r in store.metrics(b)] == [r["loss"] for r in fresh.history]
 
 
 def test_a_crash_mid_run_fails_that_run_and_a_fresh_worker_takes_the_queue(store, prices):

@@ -1,0 +1,135 @@
+"""Compiled models a warm worker keeps between runs, so a run of a seen architecture skips
+tracing and compiling its steps.
+
+Keras traces (and under XLA compiles) a model's train, test and predict steps on the first
+batch, per model object: on the 2-core CPU 2.8 s of the default run's first epoch without XLA,
+6-9 s with it, the largest fixed cost of a run once TensorFlow is imported
+(docs/BENCHMARKS.md, "Time to result"). A warm worker therefore keeps the last few compiled
+models, keyed by everything their steps are traced from (architecture, input shape,
+optimizer kind, clipping, compile options), and gives a later run of the same key that
+model reset to the run's own start: every variable (weights and dropout seed state) copied
+from a freshly built model with the run's seed, the optimizer's variables from a fresh
+optimizer built on the same weights. The steps then compute exactly what a new model would:
+tests/test_warm_models.py checks equal losses, bit for bit.
+
+Before the first click the worker prewarms the dashboard's default architecture on the
+default data (Prewarmer): the default run then finds its XLA steps compiled, and
+core/compile_choice.py gives a warm worker's runs of that architecture XLA's steady-state
+speed at no compile cost. What is prewarmed depends only on the spec, so the same spec
+always gets the same compile options in a warm worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from core.config import RunSpec
+
+KEEP = 4  # compiled models held at once: the default and the last three others
+
+
+def arch_key(spec: RunSpec, lookback: int, n_features: int, options: dict, wave: bool) -> tuple:
+    """Everything a model's traced steps depend on; two specs with equal keys share them."""
+    t = spec.train
+    return (
+        spec.model,  # frozen dataclass: cell, layers, units, dropouts, activation
+        lookback,
+        n_features,
+        t.optimizer,
+        t.clipnorm,
+        t.mixed_precision,
+        tuple(sorted(options.items())),
+        wave,
+    )
+
+
+def prewarm_specs() -> list[RunSpec]:
+    """The runs a warm worker compiles before the first click: the Train page's default
+    (core.config.RunSpec). One only: a click that comes while a compile is under way waits
+    for it (one XLA compile of a GRU took 12-25 s on the 2-core box), so the other cells'
+    models are compiled by their first run, plain or with XLA as core/compile_choice.py
+    rules, and reused by the later ones."""
+    return [RunSpec()]
+
+
+def is_prewarmed(spec: RunSpec) -> bool:
+    """Whether spec's architecture is one a warm worker compiles before any click (the
+    architecture and the training settings its steps are traced from, not the seed, the
+    learning rate or the epochs)."""
+    return any(_traced_alike(spec, p) for p in prewarm_specs())
+
+
+def _traced_alike(a: RunSpec, b: RunSpec) -> bool:
+    return (
+        a.model == b.model
+        and a.data.lookback == b.data.lookback
+        and a.data.features == b.data.features
+        and (a.train.optimizer, a.train.clipnorm, a.train.mixed_precision, a.train.batch_size)
+        == (b.train.optimizer, b.train.clipnorm, b.train.mixed_precision, b.train.batch_size)
+    )
+
+
+class ModelCache:
+    """The last KEEP compiled models of one worker process, least recently used first out."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        self.keep = keep
+        self._models: OrderedDict[tuple, Any] = OrderedDict()
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def take(self, key: tuple, fresh: Any, reset: Callable[[Any, Any], None]) -> tuple[Any, bool]:
+        """(model, reused): the cached model of key, reset to fresh's start, or fresh itself
+        (which the caller compiles and which is kept for the next run of key)."""
+        model = self._models.get(key)
+        if model is None:
+            self._models[key] = fresh
+            while len(self._models) > self.keep:
+                self._models.popitem(last=False)
+            return fresh, False
+        self._models.move_to_end(key)
+        reset(model, fresh)
+        self.hits += 1
+        return model, True
+
+
+class Prewarmer:
+    """Compiles the prewarm_specs' models into a cache one at a time, on the default data
+    (one epoch each, with its test and predict steps and the probe): a warm worker calls
+    step() whenever it is idle, checking its queue between steps."""
+
+    def __init__(self, cache: ModelCache, log: Callable[[str], None]) -> None:
+        self.cache = cache
+        self.log = log
+        self.todo = prewarm_specs()
+        self.spent: dict[str, float] = {}  # cell -> seconds its compile took
+        self._frames: dict[tuple, Any] = {}
+
+    def step(self) -> bool:
+        """Compile the next architecture; False when all are compiled."""
+        if not self.todo:
+            return False
+        from core import training
+
+        spec = self.todo.pop(0)
+        t0 = time.perf_counter()
+        ds = self._dataset(spec)
+        result = training.fit(spec.replace(epochs=1, patience=0), ds, models=self.cache)
+        for split in ("train", "val", "test"):  # the evaluation's predict shapes
+            training.predict(result.model, getattr(ds, split).x)
+        self.spent[spec.model.cell] = round(time.perf_counter() - t0, 2)
+        self.log(f"prewarmed {spec.model.cell} in {self.spent[spec.model.cell]:.1f} s")
+        return True
+
+    def _dataset(self, spec: RunSpec) -> Any:
+        from core import data, dataset
+
+        d = spec.data
+        if (d.source, d.ticker) not in self._frames:
+            self._frames[(d.source, d.ticker)] = data.load_prices(d.source, d.ticker)
+        return dataset.make_dataset(self._frames[(d.source, d.ticker)], d)

@@ -1,0 +1,91 @@
+"""A warm worker's compiled models (core/warm_models.py): reuse computes what a new model
+would, bit for bit; the prewarmed architectures get XLA; the cache keeps the last few."""
+
+import pytest
+
+from core import compile_choice, data, dataset, training, warm_models
+from core.config import RunSpec
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ds():
+    prices = data.load_prices("sample", "^GSPC", start="2015-01-01", end="2016-06-30")
+    return dataset.make_dataset(prices, _spec(1).data)
+
+
+def _spec(seed: int, **changes) -> RunSpec:
+    base = dict(units=4, lookback=5, epochs=2, patience=0, probe_size=8, seed=seed)
+    return RunSpec().replace(**{**base, **changes})
+
+
+def _losses(result: training.TrainResult) -> list:
+    return [(r["loss"], r["val_loss"], r["grad_norm"]["global"]["mean"]) for r in result.history]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_reused_model_trains_exactly_as_a_new_one(ds, cell, monkeypatch):
+    monkeypatch.setenv("GRADLAB_XLA", "off")  # the plain path: quick to trace in a test
+    # Dropout draws from seed-generator state, which the reset must restore too.
+    spec = _spec(2, cell=cell, dropout=0.2, learning_rate=0.01)
+    fresh = training.fit(spec, ds)
+    cache = warm_models.ModelCache()
+    first = training.fit(_spec(1, cell=cell, dropout=0.2), ds, models=cache)  # other seed, lr
+    again = training.fit(spec, ds, models=cache)
+    assert (first.compile["reused"], again.compile["reused"]) == (False, True)
+    assert again.model is first.model and cache.hits == 1
+    assert _losses(again) == _losses(fresh)  # weights, dropout seeds, optimizer state reset
+    assert again.gradients_through_time["norms"] == fresh.gradients_through_time["norms"]
+    assert again.gradients_through_time["norms"] != first.gradients_through_time["norms"]
+    fresh_pred = training.predict(fresh.model, ds.test.x)
+    assert (training.predict(again.model, ds.test.x) == fresh_pred).all()
+
+
+def test_a_different_architecture_gets_its_own_model(ds, monkeypatch):
+    monkeypatch.setenv("GRADLAB_XLA", "off")
+    cache = warm_models.ModelCache(keep=1)
+    a = training.fit(_spec(1), ds, models=cache)
+    b = training.fit(_spec(1, units=5), ds, models=cache)
+    c = training.fit(_spec(1), ds, models=cache)  # keep=1: a's model was let go for b's
+    assert not (a.compile["reused"] or b.compile["reused"] or c.compile["reused"])
+    assert len(cache) == 1 and cache.hits == 0
+
+
+def test_the_prewarmed_architecture_is_the_train_pages_default():
+    assert warm_models.prewarm_specs() == [RunSpec()]
+    default = RunSpec()
+    # Seed, learning rate, epochs and patience leave the traced steps as they are...
+    assert warm_models.is_prewarmed(default.replace(seed=4, learning_rate=0.01, epochs=3))
+    assert warm_models.is_prewarmed(default.replace(patience=0))
+    # ... the cell, the architecture, the clipping or the batch size do not.
+    changes = ({"cell": "gru"}, {"units": 16}, {"lookback": 60}, {"clipnorm": 1.0})
+    for change in (*changes, {"batch_size": 32}):
+        assert not warm_models.is_prewarmed(default.replace(**change)), change
+
+
+def test_a_warm_worker_gives_its_prewarmed_architectures_xla(monkeypatch):
+    monkeypatch.delenv("GRADLAB_XLA", raising=False)
+    spec, base = RunSpec(), {"jit_compile": True, "steps_per_execution": 8}
+    cold = compile_choice.choose(spec, 3500, base)
+    warm = compile_choice.choose(spec, 3500, base, warm=True)
+    assert (cold["xla"], warm["xla"]) == (False, True)  # the default run is below break-even
+    assert "warm worker" in warm["why"] and warm["options"] == base
+    monkeypatch.setenv("GRADLAB_XLA", "off")  # the override still wins
+    assert compile_choice.choose(spec, 3500, base, warm=True)["xla"] is False
+
+
+def test_prewarm_compiles_each_architecture_once_and_a_run_reuses_it(monkeypatch):
+    tiny = _spec(0, epochs=1)
+    monkeypatch.setattr(warm_models, "prewarm_specs", lambda: [tiny])
+    monkeypatch.delenv("GRADLAB_XLA", raising=False)
+    said: list[str] = []
+    pre = warm_models.Prewarmer(warm_models.ModelCache(), said.append)
+    assert pre.step() and not pre.step()
+    assert list(pre.spent) == ["lstm"] and len(said) == 1 and len(pre.cache) == 1
+    ds = pre._dataset(tiny)
+    run = training.fit(tiny.replace(seed=5, epochs=2), ds, models=pre.cache)
+    assert run.compile["reused"] and run.compile["xla"]  # compiled before the "click"
+    monkeypatch.setenv("GRADLAB_XLA", "on")
+    fresh = training.fit(tiny.replace(seed=5, epochs=2), ds)
+    assert _losses(run) == _losses(fresh)
