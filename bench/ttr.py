@@ -5,13 +5,14 @@ process, and Darts' whole process for the same model and data, alternated, media
 
 Dashboard: a real `streamlit run app.py` (its warm worker started with it) and headless
 chromium through Playwright (as tests/e2e): the Train page with its defaults (LSTM 1x32,
-lookback 30, <= 20 epochs, patience 5, ^GSPC), the clock starts at the Train click and stops
+lookback 30, <= 20 epochs, patience 5, ^GSPC from 2010: core.config.dashboard_default),
+the clock starts at the Train click and stops
 when Results, opened by the page's "Open in Results" link, has drawn its charts. The run is
-deleted between rounds, so every round trains. CLI: `python -m core train` in a fresh
-process and store. Darts: bench/peers.py in .bench-venv, a BlockRNNModel of the same size on
+deleted between rounds, so every round trains. CLI: `python -m core train --start 2010-01-01`
+(the same run) in a fresh process and store. Darts: bench/peers.py in .bench-venv, a BlockRNNModel of the same size on
 the same windows, for the epochs our run trained (import to fitted model). --before sets
-GRADLAB_XLA=on and GRADLAB_WARM_WORKERS=0: the compile options and cold worker per run of
-the code before issue 16. The box's load (uptime) is recorded beside the figures.
+GRADLAB_XLA=on, GRADLAB_WARM_WORKERS=0, GRADLAB_PREWARM=0 and GRADLAB_WORKER_MAX_RUNS=1:
+the compile options and the cold worker per run of the code before issue 16. The box's load (uptime) is recorded beside the figures.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from core.config import DASHBOARD_FROM, dashboard_default  # noqa: E402  (after the path)
+
 VENV_PY = ROOT / ".bench-venv" / "bin" / "python"
 
 
@@ -36,6 +40,8 @@ def _env(store: Path, before: bool) -> dict[str, str]:
     env = {**os.environ, "MODELS_CACHE": str(store), "CUDA_VISIBLE_DEVICES": ""}
     env.update(TF_CPP_MIN_LOG_LEVEL="3", GRADLAB_WARM_WORKERS="0" if before else "1")
     env["GRADLAB_PREWARM"] = "0" if before else "1"
+    # Before issue 16 every run had a fresh worker: one run per worker, then it leaves.
+    env["GRADLAB_WORKER_MAX_RUNS"] = "1" if before else "25"
     if before:
         env["GRADLAB_XLA"] = "on"
     else:
@@ -47,7 +53,7 @@ def cli_once(before: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-m", "core", "train", "--json"],
+            [sys.executable, "-m", "core", "train", "--json", "--start", DASHBOARD_FROM],
             cwd=ROOT,
             env=_env(Path(tmp), before),
             capture_output=True,
@@ -64,16 +70,14 @@ def windows_npz(path: Path) -> None:
     import numpy as np
 
     from core import data, dataset
-    from core.config import RunSpec
 
-    ds = dataset.make_dataset(data.load_prices("sample", "^GSPC"), RunSpec().data)
+    d = dashboard_default().data
+    ds = dataset.make_dataset(data.load_prices(d.source, d.ticker, start=d.start), d)
     np.savez(path, x=ds.train.x, y=ds.train.y, vx=ds.val.x, vy=ds.val.y)
 
 
 def darts_once(npz: Path, epochs: int) -> dict[str, Any]:
-    from core.config import RunSpec
-
-    m = RunSpec().model
+    m = dashboard_default().model
     cmd = [str(VENV_PY), str(ROOT / "bench" / "peers.py"), "--data", str(npz), "--peer", "darts"]
     cmd += ["--cell", m.cell, "--epochs", str(epochs), "--hidden", str(m.units)]
     cmd += ["--layers", str(m.layers)]
@@ -131,10 +135,9 @@ def wait_prewarmed(store: Path, started: float, timeout_s: float = 600.0) -> flo
     (core/warm_models.py): what a user who opens the app and clicks at once would wait
     beyond these figures. None if no warm worker came (the --before mode)."""
     from core import worker_pool
-    from core.config import RunSpec
     from core.runs import RunStore
 
-    cell = RunSpec().model.cell
+    cell = dashboard_default().model.cell
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
         for w in worker_pool.live_workers(RunStore(store)):

@@ -32,6 +32,7 @@ from core.atomic import atomic_path
 from core.cells import CELL_OF as _CELL_OF
 from core.config import RunSpec, TrainSpec
 from core.errors import DataError, UserError
+from core.fit_progress import BatchProgress, Clock, Progress
 from core.gradstats import finite as _finite
 from core.gradstats import weight_owners
 from core.models import GATES, build_model, use_wavefront
@@ -229,7 +230,7 @@ def fit(
     _backend.make_deterministic()
     _, lookback, n_features = ds.train.x.shape
     wave = use_wavefront(spec.model, gpu=bool(device.get("gpu")))
-    clock = _Clock(sink)
+    clock = Clock(sink)
     clock.phase("build", "building the model")
     warm = models is not None and warm_models.is_prewarmed(spec)
     chosen = compile_choice.choose(spec, len(ds.train.x), compile_options(device), warm=warm)
@@ -244,7 +245,7 @@ def fit(
     recorder.probe_now(0)
     initial_gates = _gates.measure(model, probe_x)  # the callback has no model before fit
     steps = -(-len(ds.train.x) // t.batch_size)
-    progress = _BatchProgress if hasattr(sink, "on_batch") else _Progress
+    progress = BatchProgress if hasattr(sink, "on_batch") else Progress
     callbacks: list = [recorder, progress(clock, steps, chosen["options"])]
     if t.patience > 0:
         callbacks.append(
@@ -331,57 +332,6 @@ def _steady(history: list[dict], n_train: int) -> float | None:
     """Samples/s of the epochs after the first (whose time includes compiling the step)."""
     later = [r["seconds"] for r in history[1:] if isinstance(r.get("seconds"), (int, float))]
     return n_train * len(later) / sum(later) if later and sum(later) > 0 else None
-
-
-class _Clock:
-    """Wall seconds per named phase; tells the sink (if it listens) what is happening."""
-
-    def __init__(self, sink: Any) -> None:
-        self.sink = sink
-        self.seconds: dict[str, float] = {}
-        self._name: str | None = None
-        self._t0 = 0.0
-
-    def phase(self, name: str, words: str) -> None:
-        self.stop()
-        self._name, self._t0 = name, time.perf_counter()
-        if (on_phase := getattr(self.sink, "on_phase", None)) is not None:
-            on_phase(name, words)
-
-    def stop(self) -> None:
-        if self._name is not None:
-            self.seconds[self._name] = time.perf_counter() - self._t0
-        self._name = None
-
-    def batch(self, epoch: int, batch: int, steps: int) -> None:
-        if (on_batch := getattr(self.sink, "on_batch", None)) is not None:
-            on_batch(epoch, batch, steps)
-
-
-class _Progress(keras.callbacks.Callback):
-    """Phases of fit (first epoch: compiling the step) and batches done inside an epoch."""
-
-    def __init__(self, clock: _Clock, steps: int, options: dict) -> None:
-        super().__init__()
-        self.clock, self.steps = clock, steps
-        self.jit = "XLA-" if options.get("jit_compile") else ""
-        self._epoch = 0
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.clock.phase("first_epoch", f"compiling the {self.jit}model (first epoch)")
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch + 1
-        if epoch == 1:
-            self.clock.phase("epochs", "training")
-
-
-class _BatchProgress(_Progress):
-    """With a sink that shows batches: a batch hook makes Keras hand over logs each step,
-    so it is added only where someone watches (never in bench/ or a sinkless fit)."""
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.clock.batch(self._epoch, min(batch + 1, self.steps), self.steps)
 
 
 def _kept(recorder: EpochRecorder, patience: int) -> dict:

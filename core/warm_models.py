@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from core.config import RunSpec
+from core.config import RunSpec, dashboard_default
 
 KEEP = 4  # compiled models held at once: the default and the last three others
 
@@ -48,25 +48,24 @@ def arch_key(spec: RunSpec, lookback: int, n_features: int, options: dict, wave:
 
 def prewarm_specs() -> list[RunSpec]:
     """The runs a warm worker compiles before the first click: the Train page's default
-    (core.config.RunSpec). One only: a click that comes while a compile is under way waits
-    for it (one XLA compile of a GRU took 12-25 s on the 2-core box), so the other cells'
+    (core.config.dashboard_default). One only: a click that comes while a compile is under
+    way waits for it (one XLA compile of a GRU took 12-25 s on the 2-core box), so other
     models are compiled by their first run, plain or with XLA as core/compile_choice.py
     rules, and reused by the later ones."""
-    return [RunSpec()]
+    return [dashboard_default()]
 
 
 def is_prewarmed(spec: RunSpec) -> bool:
-    """Whether spec's architecture is one a warm worker compiles before any click (the
-    architecture and the training settings its steps are traced from, not the seed, the
-    learning rate or the epochs)."""
+    """Whether spec is a run a warm worker compiles before any click: the same model, data
+    (hence the same batch shapes, which XLA compiles for) and the training settings its steps
+    are traced from; the seed, learning rate, epochs and patience may differ."""
     return any(_traced_alike(spec, p) for p in prewarm_specs())
 
 
 def _traced_alike(a: RunSpec, b: RunSpec) -> bool:
     return (
         a.model == b.model
-        and a.data.lookback == b.data.lookback
-        and a.data.features == b.data.features
+        and a.data == b.data
         and (a.train.optimizer, a.train.clipnorm, a.train.mixed_precision, a.train.batch_size)
         == (b.train.optimizer, b.train.clipnorm, b.train.mixed_precision, b.train.batch_size)
     )
@@ -130,6 +129,7 @@ class Prewarmer:
         from core import data, dataset
 
         d = spec.data
-        if (d.source, d.ticker) not in self._frames:
-            self._frames[(d.source, d.ticker)] = data.load_prices(d.source, d.ticker)
-        return dataset.make_dataset(self._frames[(d.source, d.ticker)], d)
+        key = (d.source, d.ticker, d.start, d.end)
+        if key not in self._frames:
+            self._frames[key] = data.load_prices(d.source, d.ticker, start=d.start, end=d.end)
+        return dataset.make_dataset(self._frames[key], d)

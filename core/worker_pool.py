@@ -8,6 +8,11 @@ interrupted), train it with ``worker.execute``, release the slot. At most GRADLA
 workers live at once. A worker leaves after GRADLAB_WORKER_MAX_RUNS runs or once it holds
 more than GRADLAB_WORKER_MAX_MB of memory (bounding leaks; a successor takes the queue),
 or after GRADLAB_WORKER_IDLE_S seconds without work.
+
+A warm worker also keeps its compiled models (core/warm_models.py): a run of an
+architecture it has trained before reuses that model's traced steps, and while idle it
+compiles the Train page's default architecture before the first click (GRADLAB_PREWARM=0
+turns that off).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ would, bit for bit; the prewarmed architectures get XLA; the cache keeps the las
 
 import pytest
 
-from core import compile_choice, data, dataset, training, warm_models
+from core import compile_choice, config, data, dataset, training, warm_models
 from core.config import RunSpec
+from pages.lib import sources
 
 pytestmark = pytest.mark.slow
 
@@ -52,21 +53,23 @@ def test_a_different_architecture_gets_its_own_model(ds, monkeypatch):
     assert len(cache) == 1 and cache.hits == 0
 
 
-def test_the_prewarmed_architecture_is_the_train_pages_default():
-    assert warm_models.prewarm_specs() == [RunSpec()]
-    default = RunSpec()
+def test_the_prewarmed_run_is_the_train_pages_default():
+    default = config.dashboard_default()
+    assert warm_models.prewarm_specs() == [default]
+    assert default.data.start == sources.DEFAULT_FROM.isoformat()  # what the page opens on
     # Seed, learning rate, epochs and patience leave the traced steps as they are...
     assert warm_models.is_prewarmed(default.replace(seed=4, learning_rate=0.01, epochs=3))
     assert warm_models.is_prewarmed(default.replace(patience=0))
-    # ... the cell, the architecture, the clipping or the batch size do not.
+    # ... the cell, the architecture, the data (XLA compiles per batch shape), the clipping
+    # or the batch size do not.
     changes = ({"cell": "gru"}, {"units": 16}, {"lookback": 60}, {"clipnorm": 1.0})
-    for change in (*changes, {"batch_size": 32}):
+    for change in (*changes, {"start": None}, {"ticker": "AAPL"}, {"batch_size": 32}):
         assert not warm_models.is_prewarmed(default.replace(**change)), change
 
 
 def test_a_warm_worker_gives_its_prewarmed_architectures_xla(monkeypatch):
     monkeypatch.delenv("GRADLAB_XLA", raising=False)
-    spec, base = RunSpec(), {"jit_compile": True, "steps_per_execution": 8}
+    spec, base = config.dashboard_default(), {"jit_compile": True, "steps_per_execution": 8}
     cold = compile_choice.choose(spec, 3500, base)
     warm = compile_choice.choose(spec, 3500, base, warm=True)
     assert (cold["xla"], warm["xla"]) == (False, True)  # the default run is below break-even

@@ -17,14 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from core import csv_bounded, data
-from core.config import DataSpec
+from core.config import DASHBOARD_FROM, DataSpec
 from core.data_csv import MAX_CSV_BYTES  # one limit: core, the pages and the server agree
 from core.errors import DataError
 
 SOURCES = {"Bundled sample": "sample", "Yahoo Finance": "yahoo", "CSV upload": "csv"}
 SOURCES["Memory task"] = "task"  # synthetic sequences with a known answer (core/tasks.py)
 # Where a bundled or uploaded range opens on Train and Compare alike, so their runs compare.
-DEFAULT_FROM = dt.date(2010, 1, 1)
+DEFAULT_FROM = dt.date.fromisoformat(DASHBOARD_FROM)  # one home: core/config.py
 YAHOO_FROM = dt.date(2015, 1, 1)  # a Yahoo ticker's default range: ten years or so to today
 
 
