@@ -196,10 +196,12 @@ def _dataset(store: RunStore, spec: Any, fp: str) -> Any:
 def _finish(
     store: RunStore, run_id: str, spec: Any, ds: Any, result: Any, spent: dict[str, float]
 ) -> dict[str, Any]:
-    from core import evaluation, models, training
+    from core import models, training
 
     store.write_status(run_id, phase="evaluating on the test split")
     with phases.Timer() as eval_t:
+        from core import evaluation  # scipy: ~1 s the first time, inside the phase it serves
+
         preds = {n: training.predict(result.model, getattr(ds, n).x) for n in dataset_splits()}
         if spec.data.source == "task":
             from core import tasks

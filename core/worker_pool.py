@@ -164,6 +164,7 @@ def serve(store: RunStore, log: worker.Log | None = None) -> str:
     try:
         from core import training  # the cost a warm worker pays once, before any click
 
+        _import_run_modules()
         training.setup_device(False)
         me["ready_ts"] = time.time()
         _register(store, me)
@@ -174,6 +175,14 @@ def serve(store: RunStore, log: worker.Log | None = None) -> str:
         return _loop(store, me, log, prewarm)
     finally:
         _unregister(store, me["pid"])
+
+
+def _import_run_modules() -> None:
+    """What a run imports after training (evaluation's scipy, the predictions' parquet
+    writer): imported here, before any click, not inside the first run (~1 s there)."""
+    import pyarrow.parquet  # noqa: F401
+
+    from core import evaluation  # noqa: F401
 
 
 def _prewarm_step(store: RunStore, prewarm: warm_models.Prewarmer) -> bool:
