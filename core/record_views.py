@@ -235,14 +235,30 @@ class CompileChoice:
     xla: bool | None = None
     why: str | None = None
     work: float | None = None
+    reused: bool | None = None  # a warm worker's kept model (core/warm_models.py)
 
     @classmethod
     def of(cls, raw: Any) -> CompileChoice:
         d = mapping(raw)
-        xla = d.get("xla")
+        xla, reused = d.get("xla"), d.get("reused")
         return cls(
-            xla if isinstance(xla, bool) else None, text(d.get("why")), number(d.get("work"))
+            xla if isinstance(xla, bool) else None,
+            text(d.get("why")),
+            number(d.get("work")),
+            reused if isinstance(reused, bool) else None,
         )
+
+    def words(self) -> str | None:
+        """How the steps were compiled and why, for Results (None: not recorded)."""
+        if self.xla is None:
+            return None
+        how = "compiled with XLA" if self.xla else "graph mode without XLA"
+        out = f"{how} ({self.why})" if self.why else how
+        if self.reused:
+            out += (
+                "; the steps were already compiled in this warm worker, reused at this run's start"
+            )
+        return out
 
 
 _SUMMARY_NUMS: tuple[str, ...] = (

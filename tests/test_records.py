@@ -5,7 +5,13 @@ import math
 import pytest
 
 from core.record_rows import GradientsView, ListingView, QueueView, RecordView
-from core.record_views import MetricsRowView, StatusView, SummaryView, TestMetrics
+from core.record_views import (
+    CompileChoice,
+    MetricsRowView,
+    StatusView,
+    SummaryView,
+    TestMetrics,
+)
 from core.records import RunState
 from core.runs import RunStore
 from tests.fakes import make_run
@@ -138,3 +144,13 @@ def test_gradients_default_epochs_and_kept_probe():
     g = GradientsView.of({"lags": [0, 1], "norms": [[1.0, None], [2.0, "x"]], "kept": {"epoch": 2}})
     assert g.epochs == [1, 2] and g.norms == [[1.0, None], [2.0, None]]
     assert g.kept_epoch == 2 and g.kept_norms == []
+
+
+def test_compile_choice_says_how_the_step_was_compiled_and_whether_it_was_reused():
+    assert CompileChoice.of(None).words() is None  # an old run: nothing said
+    plain = CompileChoice.of({"xla": False, "why": "expected work 4.4e+05 below 1.5e+06"})
+    assert plain.words() == "graph mode without XLA (expected work 4.4e+05 below 1.5e+06)"
+    warm = CompileChoice.of({"xla": True, "why": "a warm worker ...", "reused": True})
+    assert warm.reused is True and warm.words().startswith("compiled with XLA (a warm worker")
+    assert "already compiled in this warm worker" in warm.words()
+    assert CompileChoice.of({"xla": True, "reused": "yes"}).reused is None

@@ -190,3 +190,5 @@ def time_to_result(summary: SummaryView) -> None:
     if summary.phases:
         with st.expander(f"Time to result: {summary.total_seconds:.1f} s, phase by phase"):
             st.caption(plain(phases.describe(summary.phases)))
+            if (how := summary.compile.words()) is not None:
+                st.caption(plain(f"The training step: {how}."))
