@@ -19,9 +19,12 @@ from typing import Any
 from core.config import RunSpec
 from core.errors import UserError
 
-# Step-work = batches x time steps x layers x (units + 1) x epochs expected; measured
-# break-even on the 2-core CPU (docs/BENCHMARKS.md).
-XLA_BREAK_EVEN_WORK = 1.5e6
+# Step-work = batches x time steps x layers x (units + 1) x epochs expected. Measured on a
+# quiet 2-core CPU (docs/BENCHMARKS.md, bench/breakeven.py): XLA pays back its compile at
+# 5.6e5 (32 units x 30 steps, 10 epochs) and 3.5e5 (128 x 120, under one epoch), at 3.3e6
+# only for 64 x 60, where its saving was 17 %. No single threshold fits all three; this one
+# is right for the first and the last and costs the middle up to ~2.4 s.
+XLA_BREAK_EVEN_WORK = 6e5
 EARLY_STOP_EPOCHS = 3  # with patience p, most runs stop about this many epochs after p
 
 

@@ -24,6 +24,18 @@ def test_small_work_skips_xla_and_large_work_keeps_it(monkeypatch):
     assert gpu["options"] == {} and gpu["xla"] is False
 
 
+def test_the_measured_break_even_cases_get_the_choice_that_paid(monkeypatch):
+    # docs/BENCHMARKS.md, bench/breakeven.py on a quiet box: the default run (32 x 30) pays
+    # XLA back after ~10 epochs, 128 x 120 within its first; 3500 training windows each.
+    monkeypatch.delenv("GRADLAB_XLA", raising=False)
+    default = RunSpec()  # patience 5: about 8 epochs expected
+    assert compile_choice.choose(default, 3500, XLA8)["xla"] is False
+    long = default.replace(epochs=20, patience=0)
+    assert compile_choice.choose(long, 3500, XLA8)["xla"] is True
+    wide = default.replace(units=128, lookback=120)
+    assert compile_choice.choose(wide, 3500, XLA8)["xla"] is True
+
+
 def test_early_stopping_shortens_the_expected_work():
     spec = RunSpec().replace(epochs=200, patience=5)
     assert compile_choice.expected_epochs(spec) == 5 + compile_choice.EARLY_STOP_EPOCHS
