@@ -3,12 +3,12 @@
 ``RAY_ADDRESS`` names an existing cluster; without it ``ray.init()`` starts a local one in
 this process (it lives as long as this process: the CLI waits for its runs, the dashboard
 server keeps it). A task asks for ``num_gpus=1`` where the cluster has GPUs, else
-``num_cpus`` (GRADLAB_RAY_CPUS, default 1), and runs the same ``core.worker.execute``
-against the same run store, which every node must mount at the same path (docs/DEPLOY.md).
+``num_cpus`` (GRADLAB_RAY_CPUS, default 1), and runs ``python -m core.worker RUN_DIR`` (the
+same ``core.worker.execute``) in a child process against the same run store, which every node must mount at the same path (docs/DEPLOY.md).
 
 Semantics kept from the local executor:
-- one fresh worker process per run (``max_calls=1``): its pid is the run's pid, TensorFlow
-  and GPU memory go with it; ``max_retries=0``: Ray never re-runs a run behind our back, so a
+- one fresh worker process per run (``max_calls=1``) and its child: the child's pid is the
+  run's pid once it trains, TensorFlow and GPU memory go with it; ``max_retries=0``: Ray never re-runs a run behind our back, so a
   worker killed mid-run reads ``failed: interrupted`` and retrains only when resubmitted;
 - while queued, the run's pid is the submitting process (the task's owner: if it dies, Ray
   drops its tasks, and the run reads interrupted);
@@ -20,8 +20,12 @@ Semantics kept from the local executor:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -101,26 +105,39 @@ def placement() -> dict[str, Any]:
 
 
 def run_task(root: str, run_id: str) -> str:
-    """The body of a Ray task: worker.execute on the shared store; returns the final state."""
-    from core import worker
+    """The body of a Ray task: ``python -m core.worker RUN_DIR`` in a child process on the
+    shared store; returns the final state.
 
+    The child, not this process, imports TensorFlow: under load (six busy loops on 2 cores)
+    a Ray worker that imported it aborted inside TensorFlow ("Mutex corrupt", native code of
+    both in one process) and hung holding the run. The child dies with this process
+    (PDEATHSIG), so ray.cancel(force=True) still ends the training."""
     store = RunStore(root)
     if store.status(run_id).get("state") != "queued":
         return str(store.status(run_id).get("state"))  # cancelled (or served) meanwhile
-    # Ray already limits how many run at once; the store's slot locks are for local workers.
-    os.environ["GRADLAB_WORKERS"] = "64"
     store.write_status(run_id, **placement(), **process_identity())
-    threading.Thread(target=_watch, args=(store, run_id), daemon=True).start()
-    worker.execute(store, run_id)
+    # Ray already limits how many run at once; the store's slot locks are for local workers.
+    env = {**os.environ, "GRADLAB_WORKERS": "64"}
+    cmd = [sys.executable, "-m", "core.worker", str(store.run_dir(run_id))]
+    child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    threading.Thread(target=_watch, args=(store, run_id, child), daemon=True).start()
+    child.wait()
     return str(store.status(run_id).get("state"))
 
 
-def _watch(store: RunStore, run_id: str) -> None:
-    """Cancelled from any node (it only writes status.json): end this worker at once."""
-    while True:
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the Ray task process ends (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def _watch(store: RunStore, run_id: str, child: subprocess.Popen) -> None:
+    """Cancelled from any node (it only writes status.json): end the training at once."""
+    while child.poll() is None:
         time.sleep(WATCH_S)
         with contextlib.suppress(Exception):
             if store.status(run_id).get("state") == "cancelled":
+                child.kill()
                 os._exit(1)
 
 
