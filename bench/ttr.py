@@ -102,11 +102,12 @@ def dashboard_once(page: Any, url: str, store: Path) -> dict[str, Any]:
     page.get_by_role("link", name="Open in Results").click()
     dash.wait_rendered(page, dash.RESULTS_CHARTS, title=dash.RESULTS_TITLE)
     seconds = time.perf_counter() - start
-    summary = RunStore(store).summary(run_id) or {}
-    status = dict(RunStore(store).status(run_id))
+    runs = RunStore(store)
+    summary = runs.summary(run_id) or {}
+    status = dict(runs.status(run_id))
     # The last status write ("done"), to the file system's precision (status has seconds).
-    status["done_ts"] = (RunStore(store).run_dir(run_id) / "status.json").stat().st_mtime
-    RunStore(store).delete(run_id)  # the next round trains again
+    status["done_ts"] = (runs.run_dir(run_id) / "status.json").stat().st_mtime
+    runs.delete(run_id)  # the next round trains again
     compiled = summary.get("compile") or {}
     return {
         "seconds": seconds,

@@ -33,17 +33,20 @@ KEEP = 4  # compiled models held at once: the default and the last three others
 
 def arch_key(spec: RunSpec, lookback: int, n_features: int, options: dict, wave: bool) -> tuple:
     """Everything a model's traced steps depend on; two specs with equal keys share them."""
-    t = spec.train
     return (
         spec.model,  # frozen dataclass: cell, layers, units, dropouts, activation
         lookback,
         n_features,
-        t.optimizer,
-        t.clipnorm,
-        t.mixed_precision,
+        *_traced_training(spec),
         tuple(sorted(options.items())),
         wave,
     )
+
+
+def _traced_training(spec: RunSpec) -> tuple:
+    """The training settings a model's steps are traced from (not seed, lr, epochs)."""
+    t = spec.train
+    return (t.optimizer, t.clipnorm, t.mixed_precision)
 
 
 def prewarm_specs() -> list[RunSpec]:
@@ -66,8 +69,8 @@ def _traced_alike(a: RunSpec, b: RunSpec) -> bool:
     return (
         a.model == b.model
         and a.data == b.data
-        and (a.train.optimizer, a.train.clipnorm, a.train.mixed_precision, a.train.batch_size)
-        == (b.train.optimizer, b.train.clipnorm, b.train.mixed_precision, b.train.batch_size)
+        and _traced_training(a) == _traced_training(b)
+        and a.train.batch_size == b.train.batch_size  # XLA compiles per batch shape
     )
 
 
