@@ -171,6 +171,11 @@ def predict_input(x: np.ndarray, batch_size: int) -> dict:
     return {"x": x, "batch_size": batch_size}
 
 
+def set_seed(seed: int) -> None:
+    """Python, NumPy and Keras' seeds (keras.utils.set_random_seed)."""
+    keras.utils.set_random_seed(seed)
+
+
 def make_deterministic() -> None:
     """Nothing to switch on: a seeded JAX program on the CPU repeats bit for bit, and
     XLA_FLAGS (top of this module) asks the GPU for deterministic kernels."""

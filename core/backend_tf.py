@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python import pywrap_tfe  # set_seed: the kernel-cache flush
 
 from core.gradstats import finite, layer_groups, read_and_reset, slots
 
@@ -166,6 +167,33 @@ def _untuned(ds: tf.data.Dataset) -> tf.data.Dataset:
 def make_deterministic() -> None:
     """Same spec + seed = same rows: TensorFlow's deterministic kernels (after the seed)."""
     tf.config.experimental.enable_op_determinism()
+
+
+def set_seed(seed: int) -> None:
+    """keras.utils.set_random_seed(seed) (Python, NumPy, TensorFlow's global seed, Keras'
+    SeedGenerator), less the flush of TensorFlow's eager kernel cache.
+
+    tf.random.set_seed clears that cache to restart stateful random kernels, which no step of
+    ours runs: Keras 3 draws through stateless ops seeded by SeedGenerator variables, and
+    tf.data's shuffle takes its seeds as inputs. The flush also drops every instantiated
+    function, so a warm worker's compiled model paid for instantiating its train, test and
+    predict functions again at each run's first call: 0.4 s of the default run's first epoch
+    on the quiet 2-core box (docs/BENCHMARKS.md, "Time to result"). tests/test_warm_models.py
+    checks that a reused model still computes a new one's rows bit for bit.
+    """
+    clear = getattr(pywrap_tfe, "TFE_ContextClearCaches", None)
+    if clear is None:  # another TensorFlow: keep its own seeding, flush and all
+        keras.utils.set_random_seed(seed)
+        return
+    pywrap_tfe.TFE_ContextClearCaches = _keep_cache
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        pywrap_tfe.TFE_ContextClearCaches = clear
+
+
+def _keep_cache(handle: Any) -> None:
+    """Stands in for TFE_ContextClearCaches while set_seed seeds."""
 
 
 def device_info() -> dict:

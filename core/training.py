@@ -226,7 +226,7 @@ def fit(
     _check_data(ds)
     t = spec.train
     device = setup_device(t.mixed_precision)
-    keras.utils.set_random_seed(t.seed)
+    _backend.set_seed(t.seed)  # keeps a warm worker's compiled functions instantiated
     _backend.make_deterministic()
     _, lookback, n_features = ds.train.x.shape
     wave = use_wavefront(spec.model, gpu=bool(device.get("gpu")))
