@@ -21,6 +21,7 @@ from core.plotkit import (
     fit_top,
     log_axis,
     positive,
+    spanning,
 )
 from core.plots_training import GTT_TITLE
 
@@ -114,7 +115,7 @@ def fold_skill_chart(fold_skill: dict[str, list[Any]], folds: list[dict]) -> go.
     for cell, skills in fold_skill.items():
         y = [s if isinstance(s, (int, float)) else None for s in skills]
         fig.add_trace(go.Bar(x=labels, y=y, name=cell_name(cell), marker_color=cell_color(cell)))
-    fig.add_hline(y=0, line=dict(color=NEUTRAL, dash="dot"))
+    spanning(fig, "hline", 0, line=dict(color=NEUTRAL, dash="dot"))
     fig.update_layout(barmode="group")
     return fit_top(fig)
 
@@ -128,7 +129,7 @@ def mark_epoch(fig: go.Figure, epoch: Any, axis: str = "x", words: str = "best")
     text = f"{words} epoch {epoch}"
     if axis == "x":
         # at the bottom, inside the plot: the legend row sits just above the plot's top edge
-        fig.add_vline(x=epoch, line=line, annotation_text=text, annotation_position="bottom right")
+        spanning(fig, "vline", epoch, text, "bottom right", line=line)
     else:
-        fig.add_hline(y=epoch, line=line, annotation_text=text, annotation_position="right")
+        spanning(fig, "hline", epoch, text, "right", line=line)
     return fig

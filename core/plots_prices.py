@@ -20,6 +20,7 @@ from core.plotkit import (
     fit_top,
     has_rows,
     shade_splits,
+    spanning,
     split_bounds,
     thin_train,
     view_buttons,
@@ -176,7 +177,7 @@ def skill_chart(rows: list[dict], title: str = "Skill vs the naive forecast") ->
     )
     reach = max(abs(s) for s in skills if np.isfinite(s)) if any(map(np.isfinite, skills)) else 1
     fig.update_xaxes(range=[-1.15 * reach, 1.15 * reach], zeroline=False)  # naive in the middle
-    fig.add_vline(x=0, line_dash="dot", line_color=NEUTRAL, annotation_text="naive")
+    spanning(fig, "vline", 0, "naive", line={"dash": "dot", "color": NEUTRAL})
     fig.update_yaxes(type="category", autorange="reversed")  # newest first, as listed
     fig.update_layout(hovermode="closest", height=140 + 30 * len(rows), margin_t=48)
     return fig

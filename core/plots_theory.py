@@ -14,6 +14,7 @@ from core.plotkit import (
     empty_figure,
     log_axis,
     positive,
+    spanning,
 )
 
 
@@ -30,7 +31,7 @@ def _theory_lines(
 def _unit_line(fig: go.Figure, text: str) -> None:
     """A dashed line at 1 labelled on it. Not add_hline's own label: on a log axis plotly
     places that at 10¹ rather than 1, well above its line."""
-    fig.add_hline(y=1.0, line_dash="dash", line_color=NEUTRAL)
+    spanning(fig, "hline", 1.0, line={"dash": "dash", "color": NEUTRAL})
     fig.add_annotation(
         x=1, xref="paper", y=0, yref="y", text=text, showarrow=False, xanchor="right",
         yanchor="bottom", font=dict(color=NEUTRAL),

@@ -29,6 +29,7 @@ from core.plotkit import (
     log_axis,
     positive,
     power_of_ten,
+    spanning,
 )
 
 LAG_TITLE = "lag k (steps back from the last input)"
@@ -162,7 +163,7 @@ def spectral_chart(
             gated = True
     if gated:
         legend_key(fig, "gate blocks", "dot", "gates")
-    fig.add_hline(y=1.0, line_dash="dash", line_color=NEUTRAL, annotation_text="ρ = 1")
+    spanning(fig, "hline", 1.0, "ρ = 1", line={"dash": "dash", "color": NEUTRAL})
     integer_axis(fig, epochs)
     return fig
 

@@ -80,6 +80,48 @@ def test_price_chart_shades_each_split_and_has_a_range_slider():
     assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
 
 
+@pytest.mark.parametrize("position", ["top left", "bottom left", "top right"])
+def test_split_shading_draws_what_plotlys_add_vrect_draws(position):
+    """shade_splits writes its bands out rather than calling add_vrect (for speed): the
+    layout must be the one add_vrect gives, shapes and labels alike, beside an existing one."""
+    prices = fake_prices()["close"]
+    bounds = {
+        "train": (prices.index[0], prices.index[150]),
+        "test": (prices.index[200], prices.index[-1]),
+    }
+    ours, oracle = plotkit.base_figure("t"), plotkit.base_figure("t")
+    for fig in (ours, oracle):
+        fig.add_annotation(text="already here", x=0.5, y=0.5, xref="paper", yref="paper")
+    plotkit.shade_splits(ours, bounds, {"test": "test split"}, position=position)
+    for name, (x0, x1) in bounds.items():
+        oracle.add_vrect(
+            x0=x0, x1=x1, fillcolor=plots.SPLIT_COLORS[name], opacity=plotkit.SPLIT_OPACITY,
+            line_width=0, layer="below", annotation_text={"test": "test split"}.get(name, name),
+            annotation_position=position,
+        )  # fmt: skip
+    assert ours.layout.to_plotly_json() == oracle.layout.to_plotly_json()
+    assert len(ours.layout.shapes) == 2 and len(ours.layout.annotations) == 3
+
+
+def test_base_figure_is_the_layout_the_update_calls_gave():
+    """base_figure hands one layout to the constructor; the updates it replaced are the
+    oracle, with and without a log axis."""
+    for log_y in (False, True):
+        old = go.Figure()
+        old.update_layout(
+            title=dict(text="T", x=0, xref="paper", y=1, yref="container", yanchor="top"),
+            title_pad=dict(t=10), paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+            margin=dict(l=10, r=10, t=plotkit.TOP, b=10), hovermode="x unified",
+            legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="right", x=1),
+        )  # fmt: skip
+        old.update_xaxes(title_text="x")
+        old.update_yaxes(title_text="y")
+        if log_y:
+            old.update_yaxes(type="log", exponentformat="power")
+        new = plotkit.base_figure("T", "x", "y", log_y=log_y)
+        assert new.layout.to_plotly_json() == old.layout.to_plotly_json()
+
+
 def test_predictions_chart_shows_actual_predicted_naive_and_three_splits(run):
     _, _, pred = run
     fig = plots.predictions_chart(pred, color=plots.CELL_COLORS["gru"])
@@ -373,3 +415,31 @@ def test_compare_error_panels_write_the_loss_gap_in_powers_of_ten():
     gap_axes = [ax for name, ax in fig.layout.to_plotly_json().items()
                 if name.startswith("yaxis") and ax.get("title", {}).get("text") == "Σ loss gap"]  # fmt: skip
     assert len(gap_axes) == 2 and all(ax["exponentformat"] == "power" for ax in gap_axes)
+
+
+SPANS = {  # every way the charts call plotkit.spanning, beside the plotly call it stands for
+    "best epoch": (
+        ("vline", 3, "best epoch 3", "bottom right"),
+        dict(x=3, annotation_text="best epoch 3", annotation_position="bottom right"),
+    ),
+    "best epoch, y": (
+        ("hline", 3, "best epoch 3", "right"),
+        dict(y=3, annotation_text="best epoch 3", annotation_position="right"),
+    ),
+    "rho = 1": (("hline", 1.0, "ρ = 1", None), dict(y=1.0, annotation_text="ρ = 1")),
+    "naive": (("vline", 0, "naive", None), dict(x=0, annotation_text="naive")),
+    "zero, unlabelled": (("hline", 0, None, None), dict(y=0)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPANS))
+def test_spanning_lines_are_what_plotlys_add_vline_and_add_hline_draw(case):
+    (kind, at, text, position), plotly_args = SPANS[case]
+    line = {"color": plotkit.NEUTRAL, "dash": "dot", "width": 1}
+    ours, oracle = (go.Figure(go.Scatter(x=[0, 5], y=[0.5, 4])) for _ in range(2))
+    for fig in (ours, oracle):  # one already there: added to, not replaced
+        fig.add_annotation(text="already here", x=1, y=1, showarrow=False)
+    plotkit.spanning(ours, kind, at, text, position, line=line)
+    getattr(oracle, f"add_{kind}")(line=line, **plotly_args)
+    assert ours.layout.to_plotly_json() == oracle.layout.to_plotly_json()
+    assert len(ours.layout.shapes) == 1
