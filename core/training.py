@@ -299,12 +299,17 @@ def _compiled_model(
     """A compiled model at this run's start: new, or models' one of the same architecture
     reset to it (its steps already traced). chosen["reused"] says which."""
     t = spec.train
-    fresh = build_model(spec.model, *shape, t.seed, wavefront=wave)
+
+    def build() -> keras.Model:
+        return build_model(spec.model, *shape, t.seed, wavefront=wave)
+
     if models is None:
-        model, chosen["reused"] = fresh, False
+        model, chosen["reused"] = build(), False
     else:
         key = warm_models.arch_key(spec, *shape, chosen["options"], wave)
-        model, chosen["reused"] = models.take(key, fresh, _reset_to(t))
+        model, chosen["reused"] = models.take(key, build, _reset_to(t, models, key, build))
+        # A new model is its seed's start: a later run of this seed assigns it, unbuilt.
+        models.start((key, "weights", t.seed), lambda: _values(model.variables))
     if not chosen["reused"]:
         model.compile(optimizer=_optimizer(t), loss="mse", clipnorm=t.clipnorm, **chosen["options"])
     elif chosen["options"].get("jit_compile"):
@@ -312,20 +317,30 @@ def _compiled_model(
     return model
 
 
-def _reset_to(t: TrainSpec) -> Any:
-    def reset(model: keras.Model, fresh: keras.Model) -> None:
-        """model's variables (weights, dropout seed states) and optimizer state as fresh's
-        would be at the start of training, without tracing anything anew."""
-        for mine, new in zip(model.variables, fresh.variables, strict=True):
-            mine.assign(new)
-        start = _optimizer(t)
-        start.build(fresh.trainable_variables)
-        for mine, new in zip(model.optimizer.variables, start.variables, strict=True):
-            mine.assign(new)
+def _reset_to(t: TrainSpec, models: ModelCache, key: tuple, build: Any) -> Any:
+    def reset(model: keras.Model) -> None:
+        """model's variables (weights, dropout seed states) and optimizer state as a new
+        model's with the run's seed would be at the start of training, without tracing
+        anything anew; the values are built once per seed and learning rate (models.start)."""
+        weights = models.start((key, "weights", t.seed), lambda: _values(build().variables))
+        for mine, value in zip(model.variables, weights, strict=True):
+            mine.assign(value)
+        state = models.start((key, "optimizer", t.learning_rate), lambda: _optimizer_start(model))
+        for mine, value in zip(model.optimizer.variables, state, strict=True):
+            mine.assign(value)
         model.read_grad_stats()  # zero the accumulators
         model.stop_training = False
 
+    def _optimizer_start(model: keras.Model) -> list:
+        start = _optimizer(t)  # its state depends on the variables' shapes, not their values
+        start.build(model.trainable_variables)
+        return _values(start.variables)
+
     return reset
+
+
+def _values(variables: list) -> list:
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
 def _steady(history: list[dict], n_train: int) -> float | None:

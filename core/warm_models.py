@@ -7,9 +7,10 @@ batch, per model object: on the 2-core CPU 2.8 s of the default run's first epoc
 (docs/BENCHMARKS.md, "Time to result"). A warm worker therefore keeps the last few compiled
 models, keyed by everything their steps are traced from (architecture, input shape,
 optimizer kind, clipping, compile options), and gives a later run of the same key that
-model reset to the run's own start: every variable (weights and dropout seed state) copied
-from a freshly built model with the run's seed, the optimizer's variables from a fresh
-optimizer built on the same weights. The steps then compute exactly what a new model would:
+model reset to the run's own start: every variable (weights and dropout seed state) set to
+a new model's with the run's seed, the optimizer's variables to a new optimizer's. Those
+start values are built once per seed (and learning rate) and kept (ModelCache.start), so a
+seed seen before builds nothing. The steps then compute exactly what a new model would:
 tests/test_warm_models.py checks equal losses, bit for bit.
 
 Before the first click the worker prewarms the dashboard's default architecture on the
@@ -29,6 +30,7 @@ from typing import Any
 from core.config import RunSpec, dashboard_default
 
 KEEP = 4  # compiled models held at once: the default and the last three others
+START_KEEP = 32  # start values held (ModelCache.start): a few per seed and learning rate
 
 
 def arch_key(spec: RunSpec, lookback: int, n_features: int, options: dict, wave: bool) -> tuple:
@@ -80,24 +82,39 @@ class ModelCache:
     def __init__(self, keep: int = KEEP) -> None:
         self.keep = keep
         self._models: OrderedDict[tuple, Any] = OrderedDict()
+        self._starts: OrderedDict[tuple, list] = OrderedDict()
         self.hits = 0
 
     def __len__(self) -> int:
         return len(self._models)
 
-    def take(self, key: tuple, fresh: Any, reset: Callable[[Any, Any], None]) -> tuple[Any, bool]:
-        """(model, reused): the cached model of key, reset to fresh's start, or fresh itself
-        (which the caller compiles and which is kept for the next run of key)."""
+    def take(
+        self, key: tuple, build: Callable[[], Any], reset: Callable[[Any], None]
+    ) -> tuple[Any, bool]:
+        """(model, reused): the cached model of key, reset to the run's start, or a new
+        build() (which the caller compiles and which is kept for the next run of key)."""
         model = self._models.get(key)
         if model is None:
-            self._models[key] = fresh
+            model = self._models[key] = build()
             while len(self._models) > self.keep:
                 self._models.popitem(last=False)
-            return fresh, False
+            return model, False
         self._models.move_to_end(key)
-        reset(model, fresh)
+        reset(model)
         self.hits += 1
         return model, True
+
+    def start(self, key: tuple, make: Callable[[], list]) -> list:
+        """The values a run starts from (a seed's initial weights, a new optimizer's state),
+        made once per key and kept (NumPy copies, kilobytes): a warm run then assigns them
+        instead of building a model and an optimizer for them (0.1-0.3 s of its build)."""
+        values = self._starts.get(key)
+        if values is None:
+            values = self._starts[key] = make()
+            while len(self._starts) > START_KEEP:
+                self._starts.popitem(last=False)
+        self._starts.move_to_end(key)
+        return values
 
 
 class Prewarmer:

@@ -94,6 +94,24 @@ def test_prewarm_compiles_each_architecture_once_and_a_run_reuses_it(monkeypatch
     assert _losses(run) == _losses(fresh)
 
 
+def test_a_seed_seen_before_starts_from_kept_values_without_a_build(ds, monkeypatch):
+    """ModelCache.start: the second run of a seed assigns the first one's initial weights
+    instead of building a model for them, and still trains as a new model does."""
+    monkeypatch.setenv("GRADLAB_XLA", "off")
+    spec = _spec(3, dropout=0.2, learning_rate=0.01)
+    cache = warm_models.ModelCache()
+    training.fit(spec, ds, models=cache)  # new: its start is kept
+    builds = []
+    real = training.build_model
+    monkeypatch.setattr(training, "build_model", lambda *a, **k: builds.append(a) or real(*a, **k))
+    again = training.fit(spec.replace(epochs=3), ds, models=cache)
+    assert again.compile["reused"] and builds == []
+    monkeypatch.setattr(training, "build_model", real)
+    fresh = training.fit(spec.replace(epochs=3), ds)
+    assert _losses(again) == _losses(fresh)
+    assert again.gradients_through_time["norms"] == fresh.gradients_through_time["norms"]
+
+
 def test_set_seed_seeds_as_keras_does_without_flushing_the_kernel_cache(monkeypatch):
     """core.backend_tf.set_seed: the same random state as keras.utils.set_random_seed, but
     TensorFlow's instantiated functions survive it (the flush cost each warm run 0.4 s)."""
