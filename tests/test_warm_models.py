@@ -87,6 +87,15 @@ def test_prewarm_compiles_each_architecture_once_and_a_run_reuses_it(monkeypatch
     assert pre.step() and not pre.step()
     assert list(pre.spent) == ["lstm"] and len(said) == 1 and len(pre.cache) == 1
     ds = pre._dataset(tiny)
+    built = []  # the default's seed and learning rate: a click builds no model, no optimizer
+    for name in ("build_model", "_optimizer"):
+        real = getattr(training, name)
+        monkeypatch.setattr(training, name, lambda *a, _r=real, **k: built.append(a) or _r(*a, **k))
+    assert training.fit(tiny.replace(epochs=2), ds, models=pre.cache).compile["reused"]
+    assert built == []
+    monkeypatch.undo()
+    monkeypatch.setattr(warm_models, "prewarm_specs", lambda: [tiny])
+    monkeypatch.delenv("GRADLAB_XLA", raising=False)
     run = training.fit(tiny.replace(seed=5, epochs=2), ds, models=pre.cache)
     assert run.compile["reused"] and run.compile["xla"]  # compiled before the "click"
     monkeypatch.setenv("GRADLAB_XLA", "on")
