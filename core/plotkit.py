@@ -228,22 +228,20 @@ def spanning(
     **style: Any,
 ) -> go.Figure:
     """What fig.add_vline / add_hline / add_vrect draw on a one-plot figure (the labelled
-    line or band, its label placed by plotly's own rule), added in one layout update.
+    line or band, its label placed by plotly's own rule), added as a plain shape and note.
 
     plotly's add_* re-examine every axis of the figure on each call: 10-40 ms a line, the
-    largest cost of the Results page's figures. tests/test_plots.py compares the two."""
+    largest cost of the Results page's figures; add_shape and add_annotation take 2 ms.
+    tests/test_plots.py compares the two."""
     (xref, yref), coords = _SPANS[kind]
     x0, x1, y0, y1 = coords(at)
     shape = {"type": "rect" if kind.endswith("rect") else "line", "x0": x0, "x1": x1}
     shape.update(y0=y0, y1=y1, **style)
-    update: dict[str, list] = {
-        "shapes": [*fig.layout.shapes, {**shape, "xref": xref, "yref": yref}]
-    }
+    fig.add_shape(**shape, xref=xref, yref=yref)
     if text is not None:
         wanted = {"annotation_text": text, "annotation_position": position}
         note = axis_spanning_shape_annotation(None, kind, shape, wanted)
-        update["annotations"] = [*fig.layout.annotations, {**note, "xref": xref, "yref": yref}]
-    fig.update_layout(**update)
+        fig.add_annotation(**note, xref=xref, yref=yref)
     return fig
 
 
