@@ -60,9 +60,12 @@ def e2e_out() -> Path:
     return OUT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dashboard(tmp_path_factory, e2e_out) -> Any:
-    """A running dashboard and a browser; the first page is opened here, timed from start."""
+    """A running dashboard and a browser; the first page is opened here, timed from start.
+    Package scope: both stop when tests/e2e is done, not at the end of the session, where
+    the first page's sidebar kept polling the store every 2 s through the rest of the suite
+    (40-50 minutes under CI's load)."""
     _need_browser()
     from playwright.sync_api import sync_playwright
 
