@@ -197,10 +197,12 @@ def _curves(rows: list[dict], cell: str) -> None:
     right.plotly_chart(plots.grad_norm_chart(rows), key="train_grad")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=0.25)
 def live_view(run_id: str, cell: str) -> None:
-    """Polls the run's status twice a second (the bar; a finished run shows within half a
-    second); a full rerun once the run has finished."""
+    """Polls the run's status four times a second (the bar, batches inside an epoch; a
+    finished run shows within a quarter of a second: at 0.5 s, its 0.25 s average wait was a
+    quarter of the 1.0 s from the run's end to "Training finished." on screen); a full rerun
+    once the run has finished. One status read and one small metrics read a poll."""
     status = StatusView.of(get_store().status(run_id))
     if not status.is_active:
         st.rerun()
