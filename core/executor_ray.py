@@ -14,7 +14,14 @@ Semantics kept from the local executor:
   drops its tasks, and the run reads interrupted);
 - cancel: ``ray.cancel(force=True)`` where this process owns the task, a kill of the pid on
   this host, and, on any node, the task itself watching status.json for ``cancelled``;
-- the run records ``executor``, ``host``, ``node_id``, ``node_ip`` and ``gpu_ids``.
+- the run records ``executor``, ``host``, ``node_id``, ``node_ip`` and ``gpu_ids`` (and,
+  as every run, the ``niceness`` it trained at).
+
+Priority: Ray starts its workers at niceness 15 so they yield to its own daemons, and a child
+inherits it; on a shared box that starves training (under six busy loops a task took minutes
+to import TensorFlow where a local worker at niceness 0 had trained its run in 15 s). Our
+runtime_env sets ``RAY_worker_niceness=0``, as a local worker runs; set RAY_worker_niceness in
+the submitter's environment to choose another value.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from core.runs import ACTIVE, INTERRUPTED, RunStore, now_iso
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WATCH_S = 1.0  # how often a task looks for "cancelled" in its status.json
+NICENESS = "RAY_worker_niceness"  # Ray's own setting; its default, 15, starves training
 
 
 def _ray() -> Any:
@@ -60,7 +68,8 @@ def connect() -> Any:
     address = os.environ.get("RAY_ADDRESS", "").strip() or None
     # Workers import core.* from the repository, wherever the driver was started.
     env = {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        NICENESS: os.environ.get(NICENESS, "0"),  # see the module docstring
     }
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
     if address is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -254,7 +255,12 @@ def _finish(
 def _placement(status: Mapping[str, Any]) -> dict[str, Any]:
     """Which executor trained the run, and on which host/node/GPU (Ray records the node)."""
     keys = ("host", "node_id", "node_ip", "gpu_ids")
-    return {"executor": status.get("executor") or "local", **{k: status.get(k) for k in keys}}
+    # The niceness it trained at: a Ray worker's default, 15, starves training on a busy box.
+    return {
+        "executor": status.get("executor") or "local",
+        **{k: status.get(k) for k in keys},
+        "niceness": os.nice(0),
+    }
 
 
 def dataset_splits() -> tuple[str, ...]:

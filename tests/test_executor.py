@@ -129,3 +129,13 @@ def test_queue_limit_holds_across_processes(store_root, tmp_path):
     assert sorted(answers)[-2:] == ["queued", "queued"], answers
     assert sum("already queued or training" in a for a in answers) == 2, answers
     assert len(RunStore(store_root).run_ids()) == 2
+
+
+def test_a_run_records_the_niceness_it_trained_at():
+    # Ray starts its workers at niceness 15, which starved training under load: the summary
+    # says which priority a run had (what worker._finish writes), here from a process at 7.
+    code = "from core.worker import _placement; print(_placement({})['niceness'])"
+    out = subprocess.run(
+        ["nice", "-n", "7", sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "7", out.stderr
