@@ -216,10 +216,10 @@ def live_curves(run_id: str, cell: str) -> None:
     _curves(get_store().metrics(run_id), cell)
 
 
-def _summary_metrics(summary: SummaryView, pred: object = None) -> None:
+def _summary_metrics(summary: SummaryView, run_id: str) -> None:
     m = summary.metrics
-    if m.raw:  # a run stored before the verdicts gets them from its predictions
-        m = TestMetrics.of(evaluation.with_verdicts(m.raw, pred))
+    if m.raw:  # a run stored before the verdicts gets them from its predictions (read only then)
+        m = TestMetrics.of(evaluation.with_verdicts(m.raw, get_store().predictions(run_id)))
     skill = m.skill
     words, color = evaluation.badge(skill, m.dm_p_value)
     base = m.direction_baseline
@@ -254,7 +254,7 @@ def final_view(run_id: str, cell: str) -> None:
             st.success("Served from the run store: trained before, so nothing was retrained.")
         else:
             st.success("Training finished.")
-        _summary_metrics(SummaryView.of(store.summary(run_id)), store.predictions(run_id))
+        _summary_metrics(SummaryView.of(store.summary(run_id)), run_id)
     elif state is RunState.DIVERGED:
         st.warning(
             "Training diverged (the loss became NaN or infinite): lower the learning "
