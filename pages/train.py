@@ -6,6 +6,8 @@ a refresh, a second tab or a closed laptop lid does not lose the run.
 
 from __future__ import annotations
 
+import contextlib
+
 import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
@@ -27,6 +29,7 @@ from core.errors import UserError
 from core.fmt import num as _fmt
 from core.record_views import MetricsRowView, StatusView, SummaryView, TestMetrics
 from core.records import RunState
+from pages.lib import results_data
 from pages.lib.sources import data_source  # shared with Compare
 from pages.lib.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
 
@@ -271,6 +274,9 @@ def final_view(run_id: str, cell: str) -> None:
         query_params={"run": run_id},
         icon=":material/analytics:",
     )
+    if state is RunState.DONE:  # last in the script: everything above is already sent
+        with contextlib.suppress(UserError):  # Results itself says what is wrong
+            results_data.prepare(str(store.root), run_id)
 
 
 def current_run() -> None:

@@ -89,6 +89,27 @@ def test_finished_run_shows_metrics_and_results_link(store_root):
     assert link.proto.query_string == f"run={rid}"
 
 
+def test_a_finished_run_leaves_its_results_figures_built(store_root, monkeypatch):
+    # The Train page builds what Results shows once its own view is sent: opening Results
+    # from its link then builds no figure (here counted on the predictions chart).
+    from core import plots
+
+    built = []
+    real = plots.predictions_chart
+    monkeypatch.setattr(
+        plots, "predictions_chart", lambda *a, **k: built.append(1) or real(*a, **k)
+    )
+    rid = make_run(store_root, cell="lstm", seed=5)
+    at = open_train()
+    at.session_state["train_run_id"] = rid
+    at.run()
+    assert not at.exception and len(built) == 1
+    at.query_params["run"] = rid
+    at.switch_page("pages/results.py").run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) >= 4 and len(built) == 1
+
+
 @pytest.mark.slow
 def test_submit_a_small_run_and_watch_it_finish(store_root):
     at = open_train()
