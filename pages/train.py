@@ -274,15 +274,13 @@ def final_view(run_id: str, cell: str) -> None:
         query_params={"run": run_id},
         icon=":material/analytics:",
     )
-    if state is RunState.DONE:  # last in the script: everything above is already sent
-        with contextlib.suppress(UserError):  # Results itself says what is wrong
-            results_data.prepare(str(store.root), run_id)
 
 
-def current_run() -> None:
+def current_run() -> str | None:
+    """The live or final view of this session's run; returns its id once it is done."""
     run_id = st.session_state.get(RUN_KEY)
     if not run_id:
-        return
+        return None
     st.subheader(f"Run {run_id}", anchor="live-run")
     _scroll_into_view()
     store = get_store()
@@ -290,11 +288,20 @@ def current_run() -> None:
         cell = store.spec(run_id).model.cell
     except (ValueError, TypeError, KeyError):  # a damaged spec.json still shows its status
         cell = "lstm"
-    if StatusView.of(store.status(run_id)).is_active:
+    status = StatusView.of(store.status(run_id))
+    if status.is_active:
         live_view(run_id, cell)
         live_curves(run_id, cell)
-    else:
-        final_view(run_id, cell)
+        return None
+    final_view(run_id, cell)
+    return run_id if status.state is RunState.DONE else None
+
+
+def prepare_results(run_id: str) -> None:
+    """Last in the script, once everything is sent: build the run's Results data and figures
+    into Results' caches, so its "Open in Results" link lands on a page that only draws."""
+    with contextlib.suppress(UserError):  # Results itself says what is wrong
+        results_data.prepare(str(get_store().root), run_id)
 
 
 st.title("Train a model")
@@ -312,15 +319,20 @@ try:
 except UserError as exc:
     show_error(exc)
     spec = None
-if spec is not None:
-    try:
-        if submitted:  # before the preview is drawn: the worker starts while the page renders
-            submit(spec, prices)
+if spec is not None and submitted:
+    try:  # before anything is drawn: the worker starts while the page renders
+        submit(spec, prices)
     except UserError as exc:
         show_error(exc)
-    try:
-        if prices is not None:  # a memory task has no prices to preview
+# The preview sits above the run on the page but is sent after it: the browser shows the run
+# ("Training finished.", its metrics) without first redrawing 2,000 prices.
+preview_slot = st.container()
+finished = current_run()
+if spec is not None and prices is not None:  # a memory task has no prices to preview
+    with preview_slot:
+        try:
             preview(prices, spec)
-    except UserError as exc:
-        show_error(exc)
-current_run()
+        except UserError as exc:
+            show_error(exc)
+if finished:
+    prepare_results(finished)
