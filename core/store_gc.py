@@ -213,7 +213,8 @@ def clean_tmp(store: RunStore, min_age_s: float = 3600.0) -> int:
     """Remove temp files left by killed writers (their pid is gone, or they are old)."""
     removed = 0
     dirs = [store.root / rid for rid in store.run_ids()]
-    dirs += [store.root / sub for sub in ("_data", "_trash") if (store.root / sub).exists()]
+    subs = ("_data", "_trash", "_workers")  # _workers: the warm workers' registry entries
+    dirs += [store.root / sub for sub in subs if (store.root / sub).exists()]
     for d in dirs:
         for path in [*d.glob(f"{TMP_PREFIX}*"), *d.glob(".*.tmp.keras")]:
             if not orphaned(path, min_age_s):

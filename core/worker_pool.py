@@ -27,7 +27,7 @@ from typing import Any
 import filelock
 import psutil
 
-from core import warm_models, worker
+from core import atomic, warm_models, worker
 from core.budget import env_count
 from core.errors import UserError
 from core.procs import process_alive, process_identity
@@ -100,11 +100,11 @@ def pending(store: RunStore) -> list[str]:
 def live_workers(store: RunStore) -> list[dict[str, Any]]:
     """Registered workers whose process still runs (stale entries are removed)."""
     alive = []
-    for path in _dir(store, "_workers").glob("*.json"):
+    for path in _dir(store, "_workers").glob("[0-9]*.json"):  # not a writer's temp file
         try:
             entry = json.loads(path.read_text())
         except (OSError, ValueError):
-            continue  # being written: os.replace makes that a moment
+            continue  # unreadable (hand-edited): not a worker this can judge
         if process_alive(entry.get("pid"), entry.get("pid_created")):
             alive.append(entry)
         else:
@@ -113,10 +113,8 @@ def live_workers(store: RunStore) -> list[dict[str, Any]]:
 
 
 def _register(store: RunStore, entry: dict[str, Any]) -> None:
-    path = _dir(store, "_workers") / f"{entry['pid']}.json"
-    tmp = path.with_name(f".tmp-{entry['pid']}.json")
-    tmp.write_text(json.dumps(entry))
-    os.replace(tmp, path)
+    # The one atomic writer: a worker killed mid-write leaves a temp that clean_tmp removes.
+    atomic.write_text(_dir(store, "_workers") / f"{entry['pid']}.json", json.dumps(entry))
 
 
 def _unregister(store: RunStore, pid: int) -> None:

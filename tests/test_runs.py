@@ -195,6 +195,22 @@ def test_clean_tmp_removes_orphans_only(store_root):
     assert store.is_complete(rid)
 
 
+def test_a_worker_killed_while_registering_leaves_nothing_behind(store_root):
+    # Its registry entry is written through the one atomic writer: a kill mid-write leaves a
+    # temp in _workers that is neither read as a worker nor kept by clean_tmp.
+    from core import worker_pool
+
+    store = RunStore()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    worker_pool._register(store, {"pid": os.getpid(), "pid_created": None, "serving": None})
+    dead = store.root / "_workers" / f"{TMP_PREFIX}{child.pid}-deadbeef-{child.pid}.json"
+    dead.write_text(json.dumps({"pid": os.getpid(), "pid_created": None}))  # complete, even
+    assert [w["pid"] for w in worker_pool.live_workers(store)] == [os.getpid()]
+    assert store.clean_tmp() == 1 and not dead.exists()
+    assert sorted(p.name for p in (store.root / "_workers").iterdir()) == [f"{os.getpid()}.json"]
+
+
 def test_summary_records_checksums_of_present_artifacts(store_root):
     store = RunStore()
     rid = _finished(store, 0)
