@@ -22,7 +22,7 @@ from core.record_rows import ListingView
 from core.record_views import StatusView, TestMetrics
 from pages.lib import words
 from pages.lib.results_cards import lag_words, metric_cards, run_facts, state_banner, task_cards
-from pages.lib.results_data import RunFiles, load_run, newest_mtime, run_figures
+from pages.lib.results_data import RunFiles, prepare
 from pages.lib.results_tabs import secondary, training_charts
 from pages.lib.ui import cell_badge, empty_state, get_store, run_label, show_error, with_periods
 
@@ -110,10 +110,8 @@ if not runs:
     st.stop()
 run = _pick_run(runs)
 try:
-    root, newest = str(store.root), newest_mtime(store.run_dir(run))
-    loaded = load_run(root, run, newest)
+    loaded, figures = prepare(str(store.root), run)
     store.touch(run)  # viewing a run uses it: eviction removes the least recently used first
-    figures = run_figures(root, run, newest, loaded.cell)
     render(run, StatusView.of(store.status(run)), loaded, figures)
 except UserError as exc:
     show_error(exc)

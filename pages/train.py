@@ -248,9 +248,8 @@ def _summary_metrics(summary: SummaryView, run_id: str) -> None:
         st.caption(f"Against tomorrow = today on the test split: {m.verdict_vs_naive}.")
 
 
-def final_view(run_id: str, cell: str) -> None:
+def final_view(run_id: str, cell: str, status: StatusView) -> None:
     store = get_store()
-    status = StatusView.of(store.status(run_id))
     state = status.state
     if state is RunState.DONE:
         if st.session_state.get(CACHED_KEY):
@@ -293,7 +292,7 @@ def current_run() -> str | None:
         live_view(run_id, cell)
         live_curves(run_id, cell)
         return None
-    final_view(run_id, cell)
+    final_view(run_id, cell, status)
     return run_id if status.state is RunState.DONE else None
 
 

@@ -105,13 +105,13 @@ def run_figures(root: str, run_id: str, stamp: float, cell: str) -> dict[str, An
     }
 
 
-def prepare(root: str, run_id: str) -> None:
-    """Read a finished run and build its figures into the caches Results reads (same keys),
-    so the Results page opened next only sends and draws them. The Train page calls this
-    after its own final view is on screen: the work overlaps the browser drawing that view
-    and the user's move to the link."""
+def prepare(root: str, run_id: str) -> tuple[RunFiles, dict[str, Any]]:
+    """A run's files and figures, through the caches (keyed by its newest mtime). Results
+    renders them; the Train page calls this after its own final view is on screen, so the
+    Results page opened next only sends and draws them."""
     stamp = newest_mtime(RunStore(root).run_dir(run_id))
-    run_figures(root, run_id, stamp, load_run(root, run_id, stamp).cell)
+    files = load_run(root, run_id, stamp)
+    return files, run_figures(root, run_id, stamp, files.cell)
 
 
 def _kept_figure(kept: list | None, label: str, cell: str) -> Any:
