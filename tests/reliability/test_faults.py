@@ -22,6 +22,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import cli, data, jobs, worker
+from core.atomic import TMP_PREFIX
 from core.checksums import sha256_file
 from core.executor import get_executor
 from core.runs import CHECKED, INTERRUPTED, RunStore
@@ -47,30 +48,32 @@ def _really_complete(store: RunStore, rid: str) -> bool:
 def _kill_at(phase: str, store: RunStore, rid: str, rng: random.Random, kit) -> None:
     """Wait for the moment the phase names, then SIGKILL the worker's process group."""
     d = store.run_dir(rid)
-    if phase == "early":  # anywhere from a warm worker's claim to the first epoch
-        # A queued run has no process of its own (it waits in the store for a warm worker);
-        # the crash that matters is its worker's, so wait for the claim that records it.
-        kit.wait_for(lambda: "pid" in store.status(rid) or _ended(store, rid), 180, "a worker")
+    # A queued run has no process of its own (it waits in the store for a warm worker);
+    # the crash that matters is its worker's, so every phase starts from the claim that
+    # records that worker's pid. (Waiting on files alone raced it: the claim's own status
+    # write leaves a .tmp-*-status.json for a moment, before the pid is readable.)
+    kit.wait_for(lambda: "pid" in store.status(rid) or _ended(store, rid), 180, "a worker")
+    if phase == "early":  # anywhere from the claim to the first epoch
         time.sleep(rng.uniform(0.0, 3.0))
     elif phase == "mid":  # between epochs or inside one: metrics.jsonl has begun
         kit.wait_for(lambda: (d / "metrics.jsonl").exists() or _ended(store, rid), 180, "epoch 1")
         time.sleep(rng.uniform(0.0, 0.6))
     else:  # artifacts: predictions, model and summary are being written
-        kit.wait_for(
-            lambda: (
-                (d / "predictions.parquet").exists()
-                or any(d.glob(".tmp-*"))
-                or any(d.glob(".*.tmp.keras"))
-                or _ended(store, rid)
-            ),
-            180,
-            "the artifacts",
-        )
-    pid = store.status(rid).get("pid")
+        kit.wait_for(lambda: _artifacts_begun(d) or _ended(store, rid), 180, "the artifacts")
+    st = store.status(rid)
+    pid = st.get("pid")
+    assert isinstance(pid, int) or st["state"] not in ("queued", "running"), st
     if isinstance(pid, int):
         with contextlib.suppress(ProcessLookupError):  # it may have finished on its own
             os.killpg(pid, signal.SIGKILL)
     kit.wait_for(lambda: _reaped(pid), 30, "the killed worker to exit")
+
+
+def _artifacts_begun(d: Path) -> bool:
+    """An end-of-run artifact, or an atomic writer's temp for one (not status.json's)."""
+    names = ("predictions.parquet", "model.keras", "summary.json")
+    temps = (p for name in names for p in d.glob(f"{TMP_PREFIX}*-{name}"))
+    return (d / "predictions.parquet").exists() or next(temps, None) is not None
 
 
 def _ended(store: RunStore, rid: str) -> bool:
