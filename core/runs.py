@@ -207,6 +207,17 @@ class RunStore:
             self.write_json(run_id, "status.json", current)
         return current
 
+    def stamp(self, run_id: str) -> tuple[int | None, int | None]:
+        """(status.json's mtime in ns, metrics.jsonl's size): changes whenever the worker
+        writes; two stat calls, for a live view that watches a run many times a second."""
+        out: list[int | None] = []
+        for name, field in (("status.json", "st_mtime_ns"), ("metrics.jsonl", "st_size")):
+            try:
+                out.append(getattr((self.run_dir(run_id) / name).stat(), field))
+            except OSError:  # not written yet, or removed meanwhile
+                out.append(None)
+        return out[0], out[1]
+
     def status(self, run_id: str) -> Status:
         """status.json, with a queued/running run whose process is gone read as failed."""
         try:

@@ -7,6 +7,8 @@ a refresh, a second tab or a closed laptop lid does not lose the run.
 from __future__ import annotations
 
 import contextlib
+import time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +31,7 @@ from core.errors import UserError
 from core.fmt import num as _fmt
 from core.record_views import MetricsRowView, StatusView, SummaryView, TestMetrics
 from core.records import RunState
+from core.runs import RunStore
 from pages.lib import results_data
 from pages.lib.sources import data_source  # shared with Compare
 from pages.lib.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
@@ -36,6 +39,14 @@ from pages.lib.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_man
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"
 SCROLL_KEY = "train_scroll"  # set by a Train click: scroll the live view into sight once
+# The live view. Each fragment rerun costs Streamlit ~60 ms of server CPU and as much in the
+# browser: polled four times a second, they took half of a 2-core box from the training
+# beside them (docs/BENCHMARKS.md, "live view"). So one fragment run every LIVE_EVERY_S
+# watches the run for WATCH_S: two stat calls every CHECK_S, the bar redrawn in place (a
+# delta, not a rerun) when the run's files change, at most every MIN_REDRAW_S and at least
+# every REDRAW_S, and a full rerun as soon as the run has ended.
+LIVE_EVERY_S, WATCH_S = 2.0, 1.5
+CHECK_S, MIN_REDRAW_S, REDRAW_S = 0.05, 0.25, 0.5
 TARGET_LABELS = {"return": "next-day log return", "price": "scaled price level (easy to fool)"}
 
 
@@ -172,9 +183,7 @@ def progress_text(status: StatusView, rows: list[dict]) -> tuple[float, str]:
     return frac, f"{phase[:1].upper()}{phase[1:]} · {where}{_eta(status, rows)}"
 
 
-def _progress(run_id: str, status: StatusView, rows: list[dict]) -> None:
-    frac, text = progress_text(status, rows)
-    st.progress(frac, text=text)
+def _cancel_button(run_id: str) -> None:
     if st.button("Cancel", key="train_cancel"):
         if not may_manage(run_id):  # login on: someone else's run (a shared cache hit)
             st.error("This run belongs to someone else: only its owner or an admin may cancel it.")
@@ -200,23 +209,37 @@ def _curves(rows: list[dict], cell: str) -> None:
     right.plotly_chart(plots.grad_norm_chart(rows), key="train_grad")
 
 
-@st.fragment(run_every=0.25)
+@st.fragment(run_every=LIVE_EVERY_S)
 def live_view(run_id: str, cell: str) -> None:
-    """Polls the run's status four times a second (the bar, batches inside an epoch; a
-    finished run shows within a quarter of a second: at 0.5 s, its 0.25 s average wait was a
-    quarter of the 1.0 s from the run's end to "Training finished." on screen); a full rerun
-    once the run has finished. One status read and one small metrics read a poll."""
-    status = StatusView.of(get_store().status(run_id))
-    if not status.is_active:
-        st.rerun()
-    _progress(run_id, status, get_store().metrics(run_id))
+    """The bar (phase, epoch, batch, time left), Cancel and the curves; then the run is
+    watched for WATCH_S (see LIVE_EVERY_S), and a full rerun shows it once it has ended."""
+    store = get_store()
+    bar = st.empty()
+    _cancel_button(run_id)
+    _curves(store.metrics(run_id), cell)  # every LIVE_EVERY_S: an epoch takes 0.1-0.5 s
+    _watch(store, run_id, bar)
 
 
-@st.fragment(run_every=2.0)
-def live_curves(run_id: str, cell: str) -> None:
-    """The curves, redrawn every 2 s: an epoch of the default run takes 0.2-0.5 s, and
-    redrawing two charts twice a second took CPU from the training beside it."""
-    _curves(get_store().metrics(run_id), cell)
+def _watch(store: RunStore, run_id: str, bar: Any) -> None:
+    """Redraw the bar when the run's files change, for WATCH_S; rerun the page the moment
+    the run is no longer active (at most CHECK_S after its last status write)."""
+    end = time.monotonic() + WATCH_S
+    seen, drawn = None, 0.0
+    while True:
+        now = time.monotonic()
+        stamp = store.stamp(run_id)
+        # Also every REDRAW_S unchanged: a worker killed -9 writes nothing (status() reads
+        # its pid), and the redraw is where a Cancel click or a page switch takes over.
+        if stamp != seen or now - drawn >= REDRAW_S:
+            status = StatusView.of(store.status(run_id))
+            if not status.is_active:
+                st.rerun()
+            if now - drawn >= MIN_REDRAW_S:
+                bar.progress(*progress_text(status, store.metrics(run_id)))
+                seen, drawn = stamp, now
+        if now >= end:
+            return
+        time.sleep(CHECK_S)
 
 
 def _summary_metrics(summary: SummaryView, run_id: str) -> None:
@@ -290,7 +313,6 @@ def current_run() -> str | None:
     status = StatusView.of(store.status(run_id))
     if status.is_active:
         live_view(run_id, cell)
-        live_curves(run_id, cell)
         return None
     final_view(run_id, cell, status)
     return run_id if status.state is RunState.DONE else None

@@ -54,6 +54,21 @@ def test_create_writes_spec_and_status(store_root):
     assert _no_temp_files(store_root)
 
 
+def test_stamp_changes_with_every_write_the_live_view_watches(store_root):
+    store = RunStore(store_root)
+    rid = store.create(RunSpec(), "fp")
+    first = store.stamp(rid)
+    assert first[0] is not None and first[1] is None  # status written, no epoch yet
+    store.append_metrics(rid, {"epoch": 1, "loss": 1.0})
+    after_epoch = store.stamp(rid)
+    assert after_epoch[1] is not None and after_epoch != first
+    os.utime(store.run_dir(rid) / "status.json", ns=(0, 0))  # an old mtime, then a write
+    old = store.stamp(rid)
+    store.write_status(rid, epoch=1)
+    assert store.stamp(rid)[0] != old[0]
+    assert store.stamp("0123456789abcdef") == (None, None)  # no such run: nothing to watch
+
+
 def test_run_ids_are_checked_before_any_path(store_root):
     store = RunStore()
     for bad in ("../etc", "ABCDEF0123456789", "", "0123"):

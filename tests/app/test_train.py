@@ -193,6 +193,48 @@ def test_live_view_says_the_phase_the_batch_and_a_steady_state_eta(store_root):
     assert f"at most {5 * steady:.0f} s left" in text
 
 
+def _on_stamp(monkeypatch, call: int, act) -> None:
+    """act() inside the live view's watch, at its call-th look at the run's files."""
+    real, calls = RunStore.stamp, []
+
+    def stamp(self, run_id):
+        calls.append(run_id)
+        if len(calls) == call:
+            act()
+        return real(self, run_id)
+
+    monkeypatch.setattr(RunStore, "stamp", stamp)
+
+
+def test_the_live_view_shows_the_end_of_a_run_inside_its_own_watch(store_root, monkeypatch):
+    # The live view watches the run's files between its fragment runs: a status written
+    # while it watches reruns the page at once (here: the run cancelled from another tab).
+    rid = make_run(store_root, epochs=10, state="running")
+    _on_stamp(monkeypatch, 3, lambda: RunStore(store_root).write_status(rid, state="cancelled"))
+    at = open_train()
+    at.session_state["train_run_id"] = rid
+    at.run()  # one script run: no poll from outside brings the news
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["This run was cancelled."]
+    assert not at.get("progress")
+
+
+def test_the_live_view_notices_a_killed_worker_that_wrote_nothing(store_root, monkeypatch):
+    # kill -9 leaves the files as they were: the watch also rereads the status (which
+    # checks the worker's pid) when nothing changed.
+    from core import runs
+
+    rid = make_run(store_root, epochs=10, state="running")
+    dead: list[bool] = []
+    monkeypatch.setattr(runs, "worker_alive", lambda st: not dead)
+    _on_stamp(monkeypatch, 2, lambda: dead.append(True))
+    at = open_train()
+    at.session_state["train_run_id"] = rid
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"Training failed: {runs.INTERRUPTED}"]
+
+
 def test_the_train_click_scrolls_the_live_view_into_sight_once(store_root):
     rid = make_run(store_root, state="running")
     at = open_train()
