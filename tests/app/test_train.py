@@ -208,15 +208,21 @@ def _on_stamp(monkeypatch, call: int, act) -> None:
 
 def test_the_live_view_shows_the_end_of_a_run_inside_its_own_watch(store_root, monkeypatch):
     # The live view watches the run's files between its fragment runs: a status written
-    # while it watches reruns the page at once (here: the run cancelled from another tab).
+    # while it watches shows at once (here: the run cancelled from another tab), drawn in
+    # the live view's place without a rerun of the whole page (counted on its data source).
+    from pages.lib import sources
+
     rid = make_run(store_root, epochs=10, state="running")
     _on_stamp(monkeypatch, 3, lambda: RunStore(store_root).write_status(rid, state="cancelled"))
     at = open_train()
+    page_runs = []
+    real = sources.data_source
+    monkeypatch.setattr(sources, "data_source", lambda *a: page_runs.append(1) or real(*a))
     at.session_state["train_run_id"] = rid
     at.run()  # one script run: no poll from outside brings the news
     assert not at.exception
     assert [w.value for w in at.warning] == ["This run was cancelled."]
-    assert not at.get("progress")
+    assert not at.get("progress") and len(page_runs) == 1
 
 
 def test_the_live_view_notices_a_killed_worker_that_wrote_nothing(store_root, monkeypatch):
