@@ -20,7 +20,7 @@ from core.errors import UserError
 from core.record_rows import QueueView
 from core.records import RunState
 from core.runs import budget_from_env
-from pages.lib.ui import act_as_current_user, current_user, login_enabled
+from pages.lib.ui import ROUTED_KEY, act_as_current_user, current_user, login_enabled
 
 ROOT = Path(__file__).resolve().parent
 DOCS_URL = os.environ.get("GRADLAB_DOCS_URL", "")  # e.g. the repository's README on the forge
@@ -121,6 +121,7 @@ pages = [
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
 ]
 page = st.navigation(pages)
+st.session_state[ROUTED_KEY] = True  # pages.lib.ui.through_router: this session is routed
 try:  # settings read at start: a malformed one is one clear message, not silent misbehaviour
     budget_from_env()
 except UserError as exc:

@@ -34,7 +34,9 @@ from core.record_rows import GradientsView, ListingView, Period, RecordView
 from core.record_views import StatusView
 from pages.lib import words
 from pages.lib.sources import data_source  # the same data sources as Train
-from pages.lib.ui import cell_name, get_store, may_manage, show_error
+from pages.lib.ui import cell_name, get_store, may_manage, show_error, through_router
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 IDS_KEY = "compare_run_ids"  # the comparison on screen, kept across reruns
 FOLDS_KEY = "compare_folds"  # walk-forward: [{test_start, test_end, run_ids}] or None

@@ -19,8 +19,11 @@ from pages.lib.ui import (
     run_label,
     run_name,
     show_error,
+    through_router,
     with_periods,
 )
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 RECENT = 5  # runs listed on the home page; the Runs page has all of them
 

@@ -24,7 +24,17 @@ from pages.lib import words
 from pages.lib.results_cards import lag_words, metric_cards, run_facts, state_banner, task_cards
 from pages.lib.results_data import RunFiles, prepare
 from pages.lib.results_tabs import secondary, training_charts
-from pages.lib.ui import cell_badge, empty_state, get_store, run_label, show_error, with_periods
+from pages.lib.ui import (
+    cell_badge,
+    empty_state,
+    get_store,
+    run_label,
+    show_error,
+    through_router,
+    with_periods,
+)
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 KEY = "results_run"
 HELP_PICK = "pick a run from the list below, or open one from the Runs page"

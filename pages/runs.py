@@ -30,8 +30,11 @@ from pages.lib.ui import (
     login_enabled,
     plain,
     run_name,
+    through_router,
     with_periods,
 )
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 SELECTED = "runs_selected"  # the run ids chosen, as a list
 NOTICE = "runs_notice"  # (success text, [refusal texts]) from the last action

@@ -18,7 +18,9 @@ from core.data import fingerprint
 from core.errors import UserError
 from core.record_views import SummaryView
 from pages.lib.sources import data_source
-from pages.lib.ui import cell_name, get_store, show_error
+from pages.lib.ui import cell_name, get_store, show_error, through_router
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 COMPARE_IDS = "compare_run_ids"  # pages/compare.py shows the comparison of these run ids
 # The page's label of each searchable setting; ranges and defaults are core.sweep's.

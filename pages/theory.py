@@ -22,8 +22,11 @@ from pages.lib.ui import (
     page_link,
     run_label,
     show_error,
+    through_router,
     with_periods,
 )
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 

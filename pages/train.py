@@ -34,7 +34,17 @@ from core.records import RunState
 from core.runs import RunStore
 from pages.lib import results_data
 from pages.lib.sources import data_source  # shared with Compare
-from pages.lib.ui import RESULTS_PAGE, cell_color, cell_name, get_store, may_manage, show_error
+from pages.lib.ui import (
+    RESULTS_PAGE,
+    cell_color,
+    cell_name,
+    get_store,
+    may_manage,
+    show_error,
+    through_router,
+)
+
+through_router()  # first: a fresh server's deep link must run app.py
 
 RUN_KEY = "train_run_id"  # the run this page is showing, kept across reruns
 CACHED_KEY = "train_cached"

@@ -141,6 +141,29 @@ def empty_state(msg: str = "No runs yet: train one.", link_page: str = TRAIN_PAG
     page_link(link_page, label="Go to Train", icon=":material/model_training:")
 
 
+ROUTED_KEY = "gradlab_routed"  # set by app.py in every session it has served
+
+
+def through_router() -> None:
+    """Send this page through app.py whatever URL a new server serves first; call it first.
+
+    Streamlit 1.67 routes a server by its old pages/ discovery until some session has called
+    st.navigation, so a deep link (/train, /results?run=...) as a fresh server's first
+    request ran the page alone: no sidebar, no queue, no settings check, no login gate.
+    Telling Streamlit that navigation is in use, then rerunning, sends the same URL through
+    app.py, whose st.navigation resolves it to this page (a page's hash is its URL path).
+    A server keeps the flag from then on. AppTest sets it back before each of its runs; a
+    session app.py has served is not rerun there, where a rerun would swallow a click.
+    tests/e2e/test_deep_link.py opens a fresh server on a deep link.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        if not st.session_state.get(ROUTED_KEY):
+            st.rerun()
+
+
 def login_enabled() -> bool:
     """Login (st.login) is on when .streamlit/secrets.toml has an [auth] section."""
     # No secrets file at all: login is off, and the quick start stays two commands.
