@@ -9,6 +9,7 @@ Mixed precision is not offered here (setup_device keeps float32 and records that
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -29,6 +30,9 @@ BACKEND = "jax"
 # Not here: Keras' JAX trainer donates the weights' buffers to each compiled step, so a
 # thread reading them during validation can meet a freed one ("Array has been deleted").
 PROBE_BESIDE_VALIDATION = False
+# Train steps per device call (compile's steps_per_execution): see InstrumentedModel's
+# make_train_function. Per-batch progress is then told every this many batches.
+SCAN_STEPS = 32
 
 
 class GradNormStats(keras.metrics.Metric):
@@ -76,8 +80,10 @@ class InstrumentedModel(keras.Model):
 
     @property
     def metrics(self) -> list:
-        extra = getattr(self, "_grad_norms", None)
-        return [*super().metrics, extra] if extra is not None else super().metrics
+        # Keras 3.15 already lists a Metric set as an attribute; listing it twice put its
+        # variables twice into the step's state, and a scan cannot donate one buffer twice.
+        extra, found = getattr(self, "_grad_norms", None), super().metrics
+        return found if extra is None or any(m is extra for m in found) else [*found, extra]
 
     def _norms_and_clip(self, grads: list) -> tuple[Any, Any, list]:
         squares = [jnp.sum(jnp.square(g.astype(jnp.float32))) for g in grads]
@@ -125,9 +131,64 @@ class InstrumentedModel(keras.Model):
         )
         return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
 
+    def make_train_function(self, force: bool = False) -> None:
+        """Several train steps per device call. Keras' JAX trainer makes one jitted call per
+        batch even with steps_per_execution > 1 (a Python loop over calls), and on a GPU each
+        call's host work outlasts the step (bench/gpu.py: plain Keras reached 0.46 of torch's
+        cuDNN loop). Here a group of same-shape batches runs as one lax.scan of train_step:
+        the same step, traced once, the state carried on the device. A group of one (the
+        smaller last batch) takes the single step. Every epoch splits the same way, so a fit
+        compiles at most two scan lengths."""
+        if getattr(self, "train_function", None) is not None and not force:
+            return
+        super().make_train_function(force=True)
+        if self.steps_per_execution <= 1 or self.run_eagerly or not self.jit_compile:
+            return
+        one = jax.jit(self.train_step, donate_argnums=0)
+        many = jax.jit(self._scan_steps, donate_argnums=0)
+        group = self.steps_per_execution
+
+        def train_function(state: tuple, iterator: Any) -> tuple[dict, tuple]:
+            batches = [next(iterator), *itertools.islice(iterator, group - 1)]
+            logs: dict = {}
+            for same in _same_shape_runs(batches):
+                if len(same) == 1:
+                    logs, state = one(state, same[0])
+                else:
+                    logs, state = many(state, same)
+            return logs, state
+
+        self.train_function = train_function
+
+    def _scan_steps(self, state: tuple, batches: list) -> tuple[dict, tuple]:
+        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
+        # scan needs the carry's tree to match exactly: lists in, lists out.
+        state = tuple(list(part) for part in state)
+
+        def body(carry: tuple, data: Any) -> tuple[tuple, dict]:
+            logs, carry = self.train_step(carry, data)
+            return tuple(list(part) for part in carry), logs
+
+        state, logs = jax.lax.scan(body, state, stacked)
+        return jax.tree.map(lambda v: v[-1], logs), state  # the last step's, as Keras logs
+
     def read_grad_stats(self) -> tuple[dict, float | None]:
         """This epoch's norms and clipped fraction; resets the accumulators for the next."""
         return self._grad_norms.read_and_reset()
+
+
+def _same_shape_runs(batches: list) -> list[list]:
+    """Consecutive batches grouped while their arrays' shapes stay the same."""
+    runs: list[list] = []
+    shapes = None
+    for batch in batches:
+        now = jax.tree.map(np.shape, batch)
+        if runs and now == shapes:
+            runs[-1].append(batch)
+        else:
+            runs.append([batch])
+            shapes = now
+    return runs
 
 
 def make_gtt_probe(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Any:
@@ -190,9 +251,9 @@ def device_info() -> dict:
 
 
 def compile_options(device: dict) -> dict:
-    """None: JAX compiles every step with XLA already, and its steps_per_execution is a
-    Python loop over single steps (bench/gpu.py measured the JAX step as it is)."""
-    return {}
+    """JAX compiles every step with XLA already; steps_per_execution groups SCAN_STEPS
+    batches into one device call (InstrumentedModel.make_train_function)."""
+    return {"steps_per_execution": SCAN_STEPS}
 
 
 def setup_device(mixed_precision: bool) -> dict:

@@ -136,6 +136,36 @@ def cli_train(store: Path) -> dict:
     return {"exit": code, "result": json.loads((run_dir / "summary.json").read_text())}
 
 
+def scan_steps() -> dict:
+    """Several train steps per device call (a lax.scan, InstrumentedModel.make_train_function)
+    against Keras' one call per step: 96 windows in batches of 20 are four full batches and
+    a smaller last one, so groups of 3 split as a scan of 3, then single steps."""
+    from core import backend_jax
+
+    traced: list[int] = []
+    scan = backend_jax.InstrumentedModel._scan_steps
+
+    def counting(self: object, state: tuple, batches: list) -> tuple:
+        traced.append(len(batches))  # at trace time: once per compiled scan length
+        return scan(self, state, batches)
+
+    backend_jax.InstrumentedModel._scan_steps = counting  # type: ignore[method-assign]
+    spec, rows = _spec(cell="lstm", layers=2, epochs=2, batch_size=20), {}
+    try:
+        for name, options in (("default", None), ("groups_of_3", 3), ("one_per_call", 1)):
+            traced_before = len(traced)
+            if options is not None:
+                training.compile_options = lambda device, k=options: {"steps_per_execution": k}
+            result = training.fit(spec, _ds())
+            rows[name] = {"rows": _rows(result), "scans": traced[traced_before:],
+                          "gtt": result.gradients_through_time}  # fmt: skip
+    finally:
+        backend_jax.InstrumentedModel._scan_steps = scan  # type: ignore[method-assign]
+        training.compile_options = backend_jax.compile_options
+    return {"steps_per_execution": backend_jax.compile_options({})["steps_per_execution"],
+            **rows}  # fmt: skip
+
+
 def load_tf_model(path: str, inputs: str) -> dict:
     """A model saved by the TensorFlow backend, loaded and run here: the run store is shared."""
     return {"predictions": training.predict(training.load_model(path), np.load(inputs)).tolist()}
@@ -151,6 +181,7 @@ def main() -> None:
         "clipping": clipping(),
         "save_load": save_load(store),
         "cli": cli_train(store),
+        "scan": scan_steps(),
     }
     if len(sys.argv) == 4:
         out["tf_model"] = load_tf_model(sys.argv[2], sys.argv[3])

@@ -98,3 +98,16 @@ def test_a_model_saved_on_tensorflow_predicts_the_same_on_jax(found):
     np.testing.assert_allclose(
         found["tf_model"]["predictions"], found["tf_predictions"], rtol=1e-5, atol=1e-6
     )
+
+
+def test_several_steps_per_device_call_train_exactly_as_one_step_per_call(found):
+    """A GPU step is shorter than Keras' host work per call, so JAX groups steps into one
+    lax.scan (core/backend_jax.py); the rows must not change by a bit."""
+    scan = found["scan"]
+    assert scan["steps_per_execution"] > 1  # on by default under JAX
+    assert scan["default"]["scans"] == [4]  # the four full batches: one scan, traced once
+    assert scan["groups_of_3"]["scans"] == [3]  # then a full and the smaller one, singly
+    assert scan["one_per_call"]["scans"] == []  # Keras' own step, one call per batch
+    for name in ("default", "groups_of_3"):
+        assert scan[name]["rows"] == scan["one_per_call"]["rows"], name
+        assert scan[name]["gtt"] == scan["one_per_call"]["gtt"], name

@@ -116,7 +116,8 @@ def test_gpu_bench_reports_every_batch_and_the_speed_up_over_a_baseline(tmp_path
     fig = {"rnn": {"32": {"ours": 1.0}}}
     baseline.write_text("a log line\n" + json.dumps({"figures": fig}) + "\n")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    args = ["--cells", "rnn", "--batches", "32,512", "--repeats", "1", "--epochs", "1"]
+    args = ["--cells", "rnn", "--batches", "32,512", "--repeats", "1", "--epochs", "1",
+            "--units", "8", "--lookback", "10"]  # fmt: skip
     proc = subprocess.run(
         [sys.executable, str(BENCH / "gpu.py"), *args, "--baseline", str(baseline), "--json"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -127,3 +128,4 @@ def test_gpu_bench_reports_every_batch_and_the_speed_up_over_a_baseline(tmp_path
     small, large = out["figures"]["rnn"]["32"], out["figures"]["rnn"]["512"]
     assert small["ours"] > 0 and small["plain"] > 0 and small["recorder_ms"] > 0
     assert small["speedup"] == round(small["ours"], 2) and large["speedup"] is None
+    assert "2 x 8 units, lookback 10;" in proc.stdout  # the model the figures are for
