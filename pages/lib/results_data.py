@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import plots, plots_compare
 from core.record_rows import GradientsView, RecordView
-from core.record_views import MetricsRowView, SummaryView, rows_of
+from core.record_views import MetricsRowView, SummaryView, integer, rows_of
 from core.runs import RunStore
 from pages.lib.ui import cell_color
 
@@ -36,11 +36,35 @@ class RunFiles:
         return (self.record.cell if self.record else None) or "lstm"
 
     @property
+    def kept_epoch(self) -> int | None:
+        """The epoch whose weights model.keras, the predictions and the metrics come from:
+        as the run recorded it, else as core.training chose it (early stopping restores the
+        best epoch where patience > 0; without it the last epoch's weights stay)."""
+        if self.gtt.kept_epoch is not None:
+            return self.gtt.kept_epoch
+        patience = integer(self.record.setting("train", "patience")) if self.record else None
+        if patience == 0:
+            return len(self.rows) or None
+        return self.summary.best_epoch or None
+
+    @property
+    def kept_norms(self) -> list[float | None]:
+        """The probe of the kept weights: as recorded, else the per-epoch probe of that
+        epoch (the same weights; runs written before "kept" existed have only that)."""
+        gtt, epoch = self.gtt, self.kept_epoch
+        if gtt.kept_norms or epoch not in gtt.epochs[: len(gtt.norms)]:
+            return gtt.kept_norms
+        return gtt.norms[gtt.epochs.index(epoch)]
+
+    @property
     def kept_label(self) -> str:
-        """'weights kept (best epoch k)': the weights model.keras, the predictions and the
-        metrics come from (early stopping restores the best epoch)."""
-        epoch = self.gtt.kept_epoch or self.summary.best_epoch
-        return f"weights kept (best epoch {epoch})" if epoch is not None else "weights kept"
+        """'weights kept (best epoch k)', or 'weights kept (last epoch k)' without early
+        stopping."""
+        epoch, best = self.kept_epoch, self.summary.best_epoch
+        if epoch is None:
+            return "weights kept"
+        which = "best" if epoch == best else "last"
+        return f"weights kept ({which} epoch {epoch})"
 
 
 def newest_mtime(run_dir: Any) -> float:
@@ -98,7 +122,7 @@ def run_figures(root: str, run_id: str, stamp: float, cell: str) -> dict[str, An
         "grad_norm": mark(plots.grad_norm_chart(rows), best),
         "gtt_heatmap": mark(plots.gtt_heatmap(gtt.raw), best, axis="y"),
         "gtt_last": plots.gtt_lines(last, title="Gradient through time, last epoch"),
-        "gtt_kept": _kept_figure(gtt.kept_norms, data.kept_label, cell),
+        "gtt_kept": _kept_figure(data.kept_norms, data.kept_label, cell),
         "spectral": mark(plots.spectral_chart(rows), best),
         "residuals": None if pred is None else plots.residual_hist(pred, color=color),
         "errors": None if pred is None else plots.errors_chart(pred, color=color),

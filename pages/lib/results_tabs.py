@@ -34,14 +34,21 @@ def single_epoch_choice(figs: dict[str, Any], data: RunFiles) -> Any:
     """The single-epoch chart: the kept weights by default, the last epoch on request."""
     label = data.kept_label
     if figs.get("gtt_kept") is None:
-        st.caption(
-            f"This run recorded no probe of the {label}: the right-hand chart shows the last "
-            "epoch, whose weights the model did not keep when an earlier epoch was better."
-        )
+        st.caption(f"This run recorded no probe of the {label}: {_last_instead(data)}")
         return figs["gtt_last"]
     options = [label, "last epoch"]
     which = st.radio("Single-epoch chart", options, horizontal=True, key="res_gtt_which")
     return figs["gtt_kept"] if which == label else figs["gtt_last"]
+
+
+def _last_instead(data: RunFiles) -> str:
+    last = data.gtt.epochs[-1] if data.gtt.epochs and data.gtt.norms else None
+    if last is None:
+        return "nor of any epoch."
+    kept = data.kept_epoch
+    if kept is None:
+        return f"the right-hand chart shows the last epoch probed ({last})."
+    return f"the right-hand chart shows the last epoch probed ({last}), not epoch {kept}."
 
 
 def gradient_charts(figs: dict[str, Any], data: RunFiles) -> None:

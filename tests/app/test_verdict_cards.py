@@ -83,16 +83,23 @@ def test_a_run_stored_before_the_verdicts_gets_them_from_its_predictions(store_r
     assert any("Against tomorrow = today:" in c.value and "(p = " in c.value for c in at.caption)
 
 
-def _gradients_tab(store_root, kept: bool) -> AppTest:
+def _gradients_tab(store_root, kept: bool, patience: int | None = None, probed: int = 6):
+    """A 5-epoch LSTM run whose best epoch is 3; kept: the run recorded gtt["kept"];
+    probed: how many per-epoch probes (epochs 0, 1, ...) gradients_through_time.json keeps."""
     rid = make_run(store_root, cell="lstm", seed=2, epochs=5)
     store = RunStore(store_root)
     summary = store.summary(rid)
     summary["best_epoch"] = 3
     store.write_summary(rid, summary)
+    gtt = store.gradients_through_time(rid)
+    gtt["epochs"], gtt["norms"] = gtt["epochs"][:probed], gtt["norms"][:probed]
     if kept:
-        gtt = store.gradients_through_time(rid)
         gtt["kept"] = {"epoch": 3, "norms": gtt["norms"][3], "memory_horizon": None}
-        store.write_json(rid, "gradients_through_time.json", gtt)
+    store.write_json(rid, "gradients_through_time.json", gtt)
+    if patience is not None:
+        record = store.record(rid)
+        record["spec"]["train"]["patience"] = patience
+        store.write_json(rid, "spec.json", record)
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["run"] = rid
     return at.run()
@@ -125,9 +132,43 @@ def _titles_of(chart) -> str:
     return json.loads(chart.proto.spec)["layout"]["title"]["text"]
 
 
-def test_without_a_kept_probe_the_last_epoch_is_labelled_as_such(store_root):
+def _chart_y(at: AppTest, title: str) -> list:
+    import json
+
+    import base64
+
+    import numpy as np
+
+    chart = next(c for c in at.get("plotly_chart") if _titles_of(c) == title)
+    y = json.loads(chart.proto.spec)["data"][0]["y"]
+    if isinstance(y, dict):  # plotly's typed array: base64 of the values
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return y
+
+
+def test_a_run_without_a_kept_record_shows_the_best_epochs_own_probe(store_root):
+    # Runs written before gtt["kept"] existed: the probe after epoch 3 is of the same weights.
     at = _gradients_tab(store_root, kept=False)
     assert not at.exception
+    assert at.radio(key="res_gtt_which").value == "weights kept (best epoch 3)"
+    assert not any("recorded no probe" in c.value for c in at.caption)
+    norms = RunStore(store_root).gradients_through_time(at.query_params["run"])["norms"]
+    shown = _chart_y(at, "Gradient through time, weights kept (best epoch 3)")
+    assert shown == pytest.approx(norms[3])
+    assert shown != pytest.approx(norms[5])  # not the last epoch's
+
+
+def test_without_early_stopping_the_kept_weights_are_the_last_epochs(store_root):
+    at = _gradients_tab(store_root, kept=False, patience=0)
+    assert not at.exception
+    assert at.radio(key="res_gtt_which").value == "weights kept (last epoch 5)"
+
+
+def test_without_a_probe_of_the_kept_epoch_the_caption_says_which_epoch_is_shown(store_root):
+    at = _gradients_tab(store_root, kept=False, probed=3)  # probes of epochs 0, 1, 2 only
+    assert not at.exception
     assert any(
-        "recorded no probe of the weights kept (best epoch 3)" in c.value for c in at.caption
+        "recorded no probe of the weights kept (best epoch 3): the right-hand chart shows the "
+        "last epoch probed (2), not epoch 3." in c.value
+        for c in at.caption
     )
