@@ -133,9 +133,8 @@ def _titles_of(chart) -> str:
 
 
 def _chart_y(at: AppTest, title: str) -> list:
-    import json
-
     import base64
+    import json
 
     import numpy as np
 
